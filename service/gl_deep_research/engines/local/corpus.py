@@ -175,7 +175,10 @@ def _read_html(path: Path) -> tuple[str | None, str]:
     if extracted is None:
         return None, ""
     fields: dict[str, Any] = extracted if isinstance(extracted, dict) else extracted.as_dict()
-    return fields.get("title"), fields.get("text") or ""
+    # trafilatura ends each block with one newline; a blank line between
+    # blocks lets the chunker see them as paragraphs.
+    lines = str(fields.get("text") or "").splitlines()
+    return fields.get("title"), "\n\n".join(line for line in lines if line.strip())
 
 
 def _markdown_title(text: str) -> str | None:

@@ -21,12 +21,17 @@ from gl_deep_research.engines.local.planner import Plan
 from gl_deep_research.engines.local.retrieval import RankedHit
 
 SUMMARY_SENTENCES = 3
+# The summary quotes only the best-ranked passages.
+SUMMARY_PASSAGES = 5
 # Share of the query's IDF-weighted terms that a sentence and its passage's
 # title must contain together. A section's sub-query is short, so it must be
 # covered better than the whole question, whose parts a summary sentence may
-# answer one at a time.
+# answer one at a time. A sub-query's section also needs QUESTION_COVERAGE of
+# the question, so that a sub-query such as "affect" cannot pull in sentences
+# about anything that affects anything.
 SUMMARY_COVERAGE = 0.25
 SECTION_COVERAGE = 0.5
+QUESTION_COVERAGE = 0.2
 # Sentences whose stemmed terms overlap this much (Jaccard) with a sentence
 # already in the report are near-duplicates and are skipped.
 DUPLICATE_OVERLAP = 0.6
@@ -69,9 +74,26 @@ class Report:
 
 
 @dataclass(frozen=True)
+class _Criteria:
+    """What a sentence must match to be quoted for one part of the report.
+
+    A query is a list of phrases, because a follow-up query joins several
+    keyphrases of which a sentence is expected to match one.
+    """
+
+    phrases: list[dict[str, float]]
+    min_coverage: float
+    context: dict[str, float]
+    min_context_coverage: float = 0.0
+
+    def coverage(self, sentence_terms: frozenset[str]) -> float:
+        return max((_coverage(sentence_terms, phrase) for phrase in self.phrases), default=0.0)
+
+
+@dataclass(frozen=True)
 class _Section:
     heading: str
-    query: str
+    criteria: _Criteria
     candidates: list[Sentence]
     budget: int
 
@@ -90,23 +112,22 @@ def write_report(
     sentences = _candidate_sentences(evidence)
     question_terms = set(terms(plan.question))
 
+    question_weights = _weights(plan.question, weigh)
     summary_budget = min(SUMMARY_SENTENCES, max_sentences)
     if not plan.sub_queries and not plan.follow_ups:
         summary_budget = max_sentences
     chosen: list[Sentence] = []
-    summary = _pick(sentences, plan.question, "", summary_budget, chosen, weigh, SUMMARY_COVERAGE)
+    summary = _pick(
+        [s for s in sentences if s.rank < SUMMARY_PASSAGES],
+        _Criteria([question_weights], SUMMARY_COVERAGE, context={}),
+        summary_budget,
+        chosen,
+    )
 
     sections: list[tuple[str, list[Sentence]]] = []
-    for section in _plan_sections(plan, sentences, max_sentences - len(summary)):
-        picked = _pick(
-            section.candidates,
-            section.query,
-            plan.question,
-            section.budget,
-            chosen,
-            weigh,
-            SECTION_COVERAGE,
-        )
+    remaining = max_sentences - len(summary)
+    for section in _plan_sections(plan, sentences, remaining, question_weights, weigh):
+        picked = _pick(section.candidates, section.criteria, section.budget, chosen)
         if picked:
             sections.append((section.heading, picked))
 
@@ -167,49 +188,75 @@ def _usable(text: str) -> bool:
     )
 
 
-def _plan_sections(plan: Plan, sentences: list[Sentence], budget: int) -> list[_Section]:
-    """Split the sentence budget left after the summary over one section per sub-query."""
-    queries = [(_capitalise(q), q) for q in plan.sub_queries]
-    queries += [(f"Related: {q}", q) for q in plan.follow_ups]
+def _plan_sections(
+    plan: Plan,
+    sentences: list[Sentence],
+    budget: int,
+    question_weights: dict[str, float],
+    weigh: Weigh,
+) -> list[_Section]:
+    """Split the sentence budget left after the summary over one section per query."""
+    queries = [
+        (
+            _capitalise(query),
+            _Criteria(
+                [_weights(query, weigh)], SECTION_COVERAGE, question_weights, QUESTION_COVERAGE
+            ),
+        )
+        for query in plan.sub_queries
+    ]
+    # A follow-up query is about what the best passages mention, which the
+    # question may not name, so its sections need no coverage of the question.
+    queries += [
+        (
+            f"Related: {query}",
+            _Criteria(
+                [_weights(phrase, weigh) for phrase in query.split("; ")],
+                SECTION_COVERAGE,
+                question_weights,
+            ),
+        )
+        for query in plan.follow_ups
+    ]
     if budget <= 0 or not queries:
         return []
     sections = []
     count = len(queries)
-    for number, (heading, query) in enumerate(queries, start=1):
+    for number, (heading, criteria) in enumerate(queries, start=1):
         # Query 0 is the question, so sub-query i was searched as query i + 1.
         found = [s for s in sentences if number in s.hit.queries]
         share = budget // count + (1 if number <= budget % count else 0)
         if share:
-            sections.append(_Section(heading, query, found or sentences, share))
+            sections.append(_Section(heading, criteria, found or sentences, share))
     return sections
 
 
 def _pick(
     candidates: Sequence[Sentence],
-    query: str,
-    context: str,
+    criteria: _Criteria,
     budget: int,
     chosen: list[Sentence],
-    weigh: Weigh,
-    min_coverage: float,
 ) -> list[Sentence]:
-    """Pick up to `budget` sentences for `query`, appending them to `chosen` too.
+    """Pick up to `budget` sentences that meet `criteria`, appending them to `chosen` too.
 
-    A sentence must contain a term of `query`, and together with its
+    A sentence must contain a term of the query, and together with its
     passage's title at least `min_coverage` of the query's term weight. Terms
-    of `context` (the whole question, for a section) add half their weight.
+    of the context (the whole question, for a section) add half their weight
+    to the score.
     """
-    query_weights = _weights(query, weigh)
-    context_weights = _weights(context, weigh)
     scored = []
     for sentence in candidates:
-        own = _coverage(sentence.terms, query_weights)
+        own = criteria.coverage(sentence.terms)
         if own <= 0.0:
             continue
-        if _coverage(sentence.terms | sentence.title_terms, query_weights) < min_coverage:
+        with_title = sentence.terms | sentence.title_terms
+        if criteria.coverage(with_title) < criteria.min_coverage:
             continue
-        score = own + 0.5 * _coverage(sentence.terms, context_weights)
-        score += TITLE_WEIGHT * _coverage(sentence.title_terms, query_weights)
+        in_context = _coverage(with_title, criteria.context)
+        if in_context < criteria.min_context_coverage:
+            continue
+        score = own + 0.5 * _coverage(sentence.terms, criteria.context)
+        score += TITLE_WEIGHT * criteria.coverage(sentence.title_terms)
         score += RANK_BONUS / (1 + sentence.rank)
         if sentence.start == 0:
             score += LEAD_BONUS
@@ -232,7 +279,7 @@ def _weights(query: str, weigh: Weigh) -> dict[str, float]:
     return {term: weigh(term) for term in set(terms(query))} if query else {}
 
 
-def _coverage(sentence_terms: frozenset[str], weights: dict[str, float]) -> float:
+def _coverage(sentence_terms: frozenset[str] | set[str], weights: dict[str, float]) -> float:
     total = sum(weights.values())
     if total <= 0.0:
         return 0.0
