@@ -1,0 +1,94 @@
+"""Offline rendering for `gldr-operator render`: manifests in, child objects out.
+
+The reconciler reads generated passwords, Secret versions and the deployed
+version from the cluster; here they get fixed placeholders, so the output is
+what the operator would apply on a first install, and it is deterministic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from pydantic import ValidationError
+
+from gldr_operator.constants import API_VERSION, DEPLOYMENT_KIND, PROFILE_KIND
+from gldr_operator.profiles import Profile, build_profile_set
+from gldr_operator.render import Credentials, Object, RenderInputs, render_children
+from gldr_operator.render.env import referenced_secrets
+from gldr_operator.spec import DeepResearchDeployment
+
+PLACEHOLDER_UID = "00000000-0000-0000-0000-000000000000"
+# Not a secret: the operator generates the real passwords in the cluster.
+PLACEHOLDER_PASSWORD = "generated-at-apply-time"  # noqa: S105
+PLACEHOLDER_CREDENTIALS = Credentials(
+    redis_password=PLACEHOLDER_PASSWORD,
+    rabbitmq_username="gldr",
+    rabbitmq_password=PLACEHOLDER_PASSWORD,
+)
+
+
+class PreviewError(ValueError):
+    """A manifest given to `render` is not a valid DeepResearchDeployment or ResearchProfile."""
+
+
+def _is_kind(document: Object, kind: str) -> bool:
+    return document.get("apiVersion") == API_VERSION and document.get("kind") == kind
+
+
+def parse_deployment(document: Object, source: str) -> DeepResearchDeployment:
+    """Parse one DeepResearchDeployment manifest, filling the fields the API server would."""
+    metadata = dict(document.get("metadata") or {})
+    metadata.setdefault("namespace", "default")
+    metadata.setdefault("uid", PLACEHOLDER_UID)
+    metadata.setdefault("generation", 1)
+    try:
+        return DeepResearchDeployment.model_validate({**document, "metadata": metadata})
+    except ValidationError as err:
+        first = err.errors()[0]
+        location = ".".join(str(part) for part in first["loc"])
+        name = metadata.get("name", "?")
+        raise PreviewError(
+            f"{source}: DeepResearchDeployment {name!r} is invalid at {location}: "
+            f"{first['msg']}; fix the manifest and run render again."
+        ) from err
+
+
+def render_documents(documents: Iterable[tuple[str, Object]]) -> list[Object]:
+    """Render every DeepResearchDeployment among `documents` (source, manifest) pairs.
+
+    ResearchProfiles among the documents are selected per namespace; other
+    kinds (such as the Secrets) are ignored.
+    """
+    deployments: list[DeepResearchDeployment] = []
+    profiles: dict[str, list[Profile]] = {}
+    for source, document in documents:
+        if _is_kind(document, DEPLOYMENT_KIND):
+            deployments.append(parse_deployment(document, source))
+        elif _is_kind(document, PROFILE_KIND):
+            metadata: dict[str, Any] = document.get("metadata") or {}
+            namespace = metadata.get("namespace", "default")
+            profile = Profile(
+                name=metadata.get("name", ""),
+                labels=metadata.get("labels") or {},
+                spec=document.get("spec") or {},
+            )
+            profiles.setdefault(namespace, []).append(profile)
+
+    rendered: list[Object] = []
+    for drd in deployments:
+        profile_set = build_profile_set(
+            profiles.get(drd.metadata.namespace, []),
+            drd.spec.profile_selector,
+            drd.spec.default_profile,
+        )
+        inputs = RenderInputs(
+            profiles_yaml=profile_set.profiles_yaml,
+            default_profile=profile_set.default_profile,
+            credentials=PLACEHOLDER_CREDENTIALS,
+            workload_version=drd.spec.version,
+            migrate=True,
+            secret_versions={name: "offline" for name in referenced_secrets(drd)},
+        )
+        rendered += render_children(drd, inputs)
+    return rendered
