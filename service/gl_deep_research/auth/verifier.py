@@ -1,0 +1,89 @@
+"""Resolve an `X-API-Key` header to a caller: the master key, an account, or nobody.
+
+Verified account keys are cached per process by their SHA-256 together with
+the bcrypt hash they matched. Every request still reads the account row by
+prefix, and a cache hit counts only while that row's hash is unchanged, so a
+deleted or rotated key stops working at once in every process, with no
+cross-process invalidation.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from gl_deep_research.auth import keys
+from gl_deep_research.db.database import Database
+from gl_deep_research.db.models import Account
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who sent a request: the master key (`account_id` None) or one account."""
+
+    account_id: uuid.UUID | None
+    account_name: str
+
+    @property
+    def is_master(self) -> bool:
+        return self.account_id is None
+
+    @property
+    def account_key(self) -> str:
+        """The owner value stored on tasks created by this caller."""
+        return "master" if self.account_id is None else str(self.account_id)
+
+
+MASTER = Caller(account_id=None, account_name="master")
+
+
+class KeyVerifier:
+    def __init__(self, database: Database, master_key: str | None, cache_size: int = 10_000):
+        self._database = database
+        self._master_key = master_key
+        self._cache: OrderedDict[str, str] = OrderedDict()
+        self._cache_size = cache_size
+        self._lock = threading.Lock()
+
+    @property
+    def master_key_configured(self) -> bool:
+        return bool(self._master_key)
+
+    def is_master(self, presented: str) -> bool:
+        return bool(self._master_key) and keys.equal_secrets(presented, self._master_key or "")
+
+    def verify(self, presented: str) -> Caller | None:
+        """Return the caller for a key, or None. Blocking: call it from a worker thread."""
+        if self.is_master(presented):
+            return MASTER
+        prefix = keys.parse_prefix(presented)
+        if prefix is None:
+            return None
+        with self._database.session() as session:
+            row = session.execute(
+                select(Account.id, Account.name, Account.key_hash).where(
+                    Account.key_prefix == prefix
+                )
+            ).one_or_none()
+        if row is None:
+            return None
+        account_id, name, key_hash = row
+        fingerprint = keys.fingerprint(presented)
+        with self._lock:
+            cached_hash = self._cache.get(fingerprint)
+        if cached_hash is None or cached_hash != key_hash:
+            if not keys.check_key(presented, key_hash):
+                return None
+            self._remember(fingerprint, key_hash)
+        return Caller(account_id=account_id, account_name=name)
+
+    def _remember(self, fingerprint: str, key_hash: str) -> None:
+        with self._lock:
+            self._cache[fingerprint] = key_hash
+            self._cache.move_to_end(fingerprint)
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)

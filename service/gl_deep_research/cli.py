@@ -1,0 +1,160 @@
+"""`gldr`: serve the API, run a worker, migrate, or run one research task.
+
+gldr research "QUESTION" [--profile NAME] [--json]
+gldr serve [--host HOST] [--port PORT]
+gldr worker [-- extra celery options]
+gldr migrate
+gldr openapi
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import sys
+from typing import Any
+
+import click
+
+from gl_deep_research.settings import ConfigurationError, Settings, load_settings
+
+logger = logging.getLogger("gl_deep_research.cli")
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except ConfigurationError as err:
+        raise click.ClickException(str(err)) from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """GL Open DeepResearch: a self-hostable deep-research service."""
+
+
+@main.command()
+def migrate() -> None:
+    """Upgrade the database schema to the newest revision (under an advisory lock)."""
+    from gl_deep_research.db.migrate import upgrade_database
+    from gl_deep_research.logs import configure_logging
+
+    settings = _settings()
+    configure_logging(settings)
+    upgrade_database(settings)
+
+
+@main.command()
+@click.option("--host", default="0.0.0.0", show_default=True, help="Address to listen on.")  # noqa: S104
+@click.option("--port", default=8000, show_default=True, help="TCP port to listen on.")
+@click.option("--workers", default=1, show_default=True, help="Number of uvicorn processes.")
+@click.option(
+    "--skip-migrations", is_flag=True, help="Start without upgrading the database schema first."
+)
+def serve(host: str, port: int, workers: int, skip_migrations: bool) -> None:
+    """Run the HTTP API (migrating the database first unless told not to)."""
+    import uvicorn
+
+    from gl_deep_research.db.migrate import upgrade_database
+    from gl_deep_research.logs import configure_logging
+
+    settings = _settings()
+    configure_logging(settings)
+    if not skip_migrations:
+        upgrade_database(settings)
+    uvicorn.run(
+        "gl_deep_research.api.main:app",
+        host=host,
+        port=port,
+        workers=workers,
+        log_config=None,
+        proxy_headers=True,
+        timeout_graceful_shutdown=10,
+    )
+
+
+@main.command(context_settings={"ignore_unknown_options": True})
+@click.argument("celery_args", nargs=-1, type=click.UNPROCESSED)
+def worker(celery_args: tuple[str, ...]) -> None:
+    """Run a Celery worker on CELERY_QUEUE_NAME with WORKER_CONCURRENCY processes."""
+    settings = _settings()
+    argv = [
+        "celery",
+        "-A",
+        "gl_deep_research.worker.celery_app",
+        "worker",
+        "--loglevel=INFO",
+        f"--concurrency={settings.worker_concurrency}",
+        f"--prefetch-multiplier={settings.worker_prefetch_multiplier}",
+        "-Q",
+        settings.celery_queue_name,
+        *celery_args,
+    ]
+    os.execvp(argv[0], argv)  # noqa: S606
+
+
+@main.command()
+def openapi() -> None:
+    """Print the OpenAPI document; starts no server and touches no service."""
+    from gl_deep_research.api.app import create_app
+
+    click.echo(json.dumps(create_app(Settings()).openapi(), indent=2, sort_keys=True))
+
+
+@main.command()
+@click.argument("question")
+@click.option("--profile", default=None, help="Profile name; the default profile when omitted.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print only the final task body, as the API returns it."
+)
+@click.option("--verbose", is_flag=True, help="Also print the service's log lines.")
+def research(question: str, profile: str | None, as_json: bool, verbose: bool) -> None:
+    """Run one research task through the task service and print its events and report."""
+    from gl_deep_research.cli_research import run_research
+    from gl_deep_research.logs import configure_logging
+
+    settings = _settings()
+    configure_logging(settings.model_copy(update={"log_level": "INFO" if verbose else "WARNING"}))
+    body = asyncio.run(run_research(settings, question, profile, echo=None if as_json else _echo))
+    if as_json:
+        click.echo(json.dumps(body, indent=2, ensure_ascii=False))
+    else:
+        _print_report(body)
+    sys.exit(0 if body["status"] == "SUCCESS" else 1)
+
+
+def _echo(event_type: str, data: dict[str, Any]) -> None:
+    line = _describe(event_type, data)
+    if line:
+        click.echo(line, err=True)
+
+
+def _describe(event_type: str, data: dict[str, Any]) -> str | None:
+    if event_type == "progress":
+        return f"[{int(data.get('percent', 0)):3d}%] {data.get('step', '')}"
+    if event_type == "thinking":
+        return f"      thinking: {data.get('text') or data.get('message') or data}"
+    if event_type == "activity":
+        detail = data.get("query") or data.get("url") or data.get("tool") or ""
+        return f"      {data.get('kind', 'activity')}: {detail}"
+    if event_type == "source":
+        return f"      source [{data.get('id')}] {data.get('title')}"
+    if event_type == "status":
+        return f"      status: {data.get('status')}"
+    if event_type == "error":
+        return f"      error: {data.get('error')}"
+    return None
+
+
+def _print_report(body: dict[str, Any]) -> None:
+    if body["status"] != "SUCCESS":
+        click.echo(f"\nTask {body['task_id']} ended {body['status']}: {body['error']}", err=True)
+        return
+    click.echo("")
+    click.echo(body["data"]["result"])
+
+
+if __name__ == "__main__":
+    main()

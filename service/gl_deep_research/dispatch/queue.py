@@ -1,0 +1,74 @@
+"""Dispatchers that hand a persisted task to a worker.
+
+The task row is committed before `enqueue` is called. When `enqueue` fails,
+the row stays without `enqueued_at` and the outbox sweeper enqueues it again,
+so an accepted task is never lost. A task enqueued twice runs once, because
+the runner claims it in the database first.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Protocol
+
+from celery import Celery
+
+logger = logging.getLogger(__name__)
+
+RESEARCH_TASK_NAME = "gl_deep_research.research"
+
+
+class Dispatcher(Protocol):
+    name: str
+
+    def enqueue(self, task_id: uuid.UUID) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class CeleryDispatcher:
+    """Publishes to the broker; a Celery worker runs the task."""
+
+    name = "celery"
+
+    def __init__(self, app: Celery, queue: str) -> None:
+        self._app = app
+        self._queue = queue
+
+    def enqueue(self, task_id: uuid.UUID) -> None:
+        self._app.send_task(
+            RESEARCH_TASK_NAME,
+            args=[str(task_id)],
+            task_id=str(task_id),
+            queue=self._queue,
+            retry=True,
+            retry_policy={"max_retries": 3, "interval_start": 0.2, "interval_step": 0.5},
+        )
+
+    def close(self) -> None:
+        self._app.close()
+
+
+class InProcessDispatcher:
+    """Runs tasks on a thread pool inside this process (embedded mode)."""
+
+    name = "in-process"
+
+    def __init__(self, execute: Callable[[uuid.UUID], object], concurrency: int) -> None:
+        self._execute = execute
+        self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="gldr-task")
+
+    def enqueue(self, task_id: uuid.UUID) -> None:
+        self._pool.submit(self._run, task_id)
+
+    def _run(self, task_id: uuid.UUID) -> None:
+        try:
+            self._execute(task_id)
+        except Exception:
+            logger.exception("Task %s crashed in the in-process worker", task_id)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)

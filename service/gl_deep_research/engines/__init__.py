@@ -1,0 +1,1 @@
+"""Research engines, created per task by provider key (see `registry`)."""

@@ -1,0 +1,1 @@
+"""Research profiles: named engine configurations from `profiles.yaml` and the API."""

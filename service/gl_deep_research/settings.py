@@ -1,0 +1,158 @@
+"""Process configuration, read once from the environment.
+
+Variable names follow the deployment guide exactly (`GL_DEEP_RESEARCH_DB_URL`,
+`REDIS_HOST`, `CELERY_BROKER_URL`, ...). When the database, broker or Redis
+variables are unset, the process runs in embedded mode: SQLite, an
+in-process worker pool and an in-memory event store.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ConfigurationError(Exception):
+    """An environment variable has an invalid value; the message names it."""
+
+
+def _default_data_dir() -> Path:
+    return Path.home() / ".local" / "share" / "gl-deep-research"
+
+
+class Settings(BaseSettings):
+    """Every setting of the service, the worker and the CLI."""
+
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
+
+    # Database
+    gl_deep_research_db_url: str | None = None
+    db_pool_size: int = Field(default=10, ge=1, le=1000)
+    db_max_overflow: int = Field(default=20, ge=0, le=1000)
+    db_pool_timeout: float = Field(default=30.0, gt=0)
+
+    # Authentication
+    gl_deep_research_master_api_key: SecretStr | None = None
+
+    # LLM endpoints (OpenAI-compatible)
+    tongyi_base_url: str | None = None
+    tongyi_api_key: SecretStr | None = None
+    tongyi_model: str = "alibaba/tongyi-deepresearch-30b-a3b"
+    sea_lion_base_url: str | None = None
+    sea_lion_api_key: SecretStr | None = None
+    sea_lion_model: str = "aisingapore/Llama-SEA-LION-v3-70B-IT"
+
+    # Search providers
+    smartsearch_base_url: str | None = None
+    smartsearch_token: SecretStr | None = None
+    searxng_url: str | None = None
+    tavily_api_key: SecretStr | None = None
+    search_timeout_seconds: float = Field(default=15.0, gt=0)
+
+    # Redis (event streams)
+    redis_host: str | None = None
+    redis_port: int = Field(default=6379, ge=1, le=65535)
+    redis_password: SecretStr | None = None
+    redis_db: int = Field(default=0, ge=0)
+    redis_tls_enabled: bool = False
+    redis_tls_ca_file: Path | None = None
+    redis_tls_verify: Literal["required", "optional", "none"] = "required"
+    default_stream_redis_cache_ttl: int = Field(default=86_400, ge=1)
+    stream_heartbeat_seconds: float = Field(default=15.0, gt=0, le=300)
+
+    # Celery
+    celery_broker_url: str | None = None
+    celery_result_backend: str | None = None
+    celery_queue_name: str = Field(default="deep_research", min_length=1)
+    worker_concurrency: int = Field(default=4, ge=1, le=512)
+    worker_prefetch_multiplier: int = Field(default=1, ge=1, le=1000)
+
+    # Tasks
+    task_timeout_seconds: int = Field(default=1800, ge=1)
+    task_max_retries: int = Field(default=3, ge=0, le=100)
+    max_query_length: int = Field(default=20_000, ge=1)
+    account_max_active_tasks: int = Field(default=1000, ge=1)
+
+    # Webhooks
+    gldr_secret: SecretStr | None = None
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0)
+    webhook_max_retries: int = Field(default=5, ge=0, le=50)
+    webhook_allow_private_targets: bool = False
+
+    # Table cleanup
+    table_cleanup_enabled: bool = True
+    table_cleanup_retention_days: int = Field(default=30, ge=1)
+    table_cleanup_schedule: str = "0 3 * * *"
+
+    # Application
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    log_format: Literal["json", "text"] = "text"
+    environment: str = "development"
+    sentry_dsn: SecretStr | None = None
+    sentry_project: str | None = None
+    profiles_config_path: Path = Path("profiles.yaml")
+    default_profile: str | None = None
+    gldr_data_dir: Path = Field(default_factory=_default_data_dir)
+    gldr_collections_dir: Path | None = None
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_log_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _lower_log_format(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
+
+    @cached_property
+    def database_url(self) -> str:
+        """SQLAlchemy URL: the configured PostgreSQL, or a SQLite file in embedded mode."""
+        if self.gl_deep_research_db_url:
+            return normalise_database_url(self.gl_deep_research_db_url)
+        return f"sqlite+pysqlite:///{self.gldr_data_dir / 'gldr.sqlite3'}"
+
+    @property
+    def embedded_database(self) -> bool:
+        return not self.gl_deep_research_db_url
+
+    @property
+    def collections_dir(self) -> Path:
+        return self.gldr_collections_dir or self.gldr_data_dir / "collections"
+
+    @property
+    def index_dir(self) -> Path:
+        return self.gldr_data_dir / "index"
+
+
+def normalise_database_url(url: str) -> str:
+    """Select the psycopg 3 driver for plain `postgresql://` URLs."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def load_settings() -> Settings:
+    """Read the environment, raising `ConfigurationError` that names each bad variable."""
+    try:
+        return Settings()
+    except ValidationError as err:
+        problems = []
+        for error in err.errors():
+            variable = str(error["loc"][0]).upper() if error["loc"] else "?"
+            value = error.get("input")
+            shown = "<hidden>" if _is_secret(variable) else repr(value)
+            problems.append(f"{variable}={shown}: {error['msg']}")
+        raise ConfigurationError(
+            "Invalid environment configuration; fix these variables and start again: "
+            + "; ".join(problems)
+        ) from None
+
+
+def _is_secret(variable: str) -> bool:
+    return any(word in variable for word in ("KEY", "SECRET", "TOKEN", "PASSWORD", "DSN"))

@@ -1,0 +1,1 @@
+"""The task service: create, read and run research tasks."""

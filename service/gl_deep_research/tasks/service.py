@@ -1,0 +1,220 @@
+"""Creating and reading tasks on behalf of an API caller.
+
+`create_task` commits the task row before it hands the task to the
+dispatcher (the outbox rule), so an accepted task survives a broker outage:
+`enqueue_pending` retries every committed task that was never enqueued.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from gl_deep_research.auth.verifier import Caller
+from gl_deep_research.db.database import Database
+from gl_deep_research.db.models import Task, utcnow
+from gl_deep_research.dispatch.queue import Dispatcher
+from gl_deep_research.errors import InvalidInput, NotFound
+from gl_deep_research.profiles.registry import ProfileCatalog
+from gl_deep_research.settings import Settings
+from gl_deep_research.tasks import status
+from gl_deep_research.webhooks.secrets import SecretBox, SecretBoxUnavailable
+
+logger = logging.getLogger(__name__)
+
+IDEMPOTENCY_WINDOW = timedelta(hours=24)
+MAX_IDEMPOTENCY_KEY_LENGTH = 255
+
+
+@dataclass(frozen=True)
+class WebhookTarget:
+    url: str
+    secret: str | None
+
+
+def parse_webhook(raw: str | dict[str, Any] | None, secrets: SecretBox) -> WebhookTarget | None:
+    """Validate the `webhook` field: a JSON object string `{"url", "secret"}`."""
+    if raw is None or raw == "":
+        return None
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except json.JSONDecodeError as err:
+            raise InvalidInput(
+                f"Field 'webhook' must be a JSON object like "
+                f'{{"url": "https://...", "secret": "..."}}; invalid JSON: {err.msg}.',
+                field="webhook",
+            ) from err
+    if not isinstance(raw, dict):
+        raise InvalidInput("Field 'webhook' must be a JSON object with a 'url'.", field="webhook")
+    url = raw.get("url")
+    parts = urlsplit(url) if isinstance(url, str) else None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InvalidInput(
+            f"Field 'webhook.url' must be an absolute http(s) URL, got {url!r}.",
+            field="webhook.url",
+        )
+    secret = raw.get("secret")
+    if secret is not None and (not isinstance(secret, str) or not secret):
+        raise InvalidInput("Field 'webhook.secret' must be a non-empty string.", field="webhook")
+    encrypted = None
+    if secret:
+        try:
+            encrypted = secrets.encrypt(secret)
+        except SecretBoxUnavailable as err:
+            raise InvalidInput(str(err), field="webhook.secret") from err
+    return WebhookTarget(url=url, secret=encrypted)  # type: ignore[arg-type]
+
+
+class TaskService:
+    def __init__(
+        self,
+        settings: Settings,
+        database: Database,
+        dispatcher: Dispatcher,
+        profiles: ProfileCatalog,
+        secrets: SecretBox,
+    ) -> None:
+        self._settings = settings
+        self._database = database
+        self._dispatcher = dispatcher
+        self._profiles = profiles
+        self._secrets = secrets
+
+    def validate_query(self, query: object) -> str:
+        if not isinstance(query, str) or not query.strip():
+            raise InvalidInput("Field 'query' is required and must not be empty.", field="query")
+        text = query.strip()
+        if len(text) > self._settings.max_query_length:
+            raise InvalidInput(
+                f"Field 'query' has {len(text)} characters; the maximum is "
+                f"{self._settings.max_query_length}.",
+                field="query",
+            )
+        return text
+
+    def create_task(
+        self,
+        caller: Caller,
+        query: object,
+        profile: str | None = None,
+        webhook: str | dict[str, Any] | None = None,
+        idempotency_key: str | None = None,
+    ) -> Task:
+        text = self.validate_query(query)
+        target = parse_webhook(webhook, self._secrets)
+        resolved = self._profiles.resolve(profile)
+        if idempotency_key is not None:
+            if not idempotency_key or len(idempotency_key) > MAX_IDEMPOTENCY_KEY_LENGTH:
+                raise InvalidInput(
+                    "Header 'Idempotency-Key' must have 1 to 255 characters.",
+                    field="Idempotency-Key",
+                )
+            existing = self._find_idempotent(caller, idempotency_key)
+            if existing is not None:
+                return existing
+
+        task = Task(
+            id=uuid.uuid4(),
+            account_id=caller.account_id,
+            account_key=caller.account_key,
+            query=text,
+            profile=resolved.name,
+            provider=resolved.provider,
+            params=resolved.params,
+            status=status.PENDING,
+            webhook_url=target.url if target else None,
+            webhook_secret=target.secret if target else None,
+            idempotency_key=idempotency_key,
+            created_at=utcnow(),
+        )
+        try:
+            with self._database.session() as session:
+                session.add(task)
+        except IntegrityError:
+            # Another request with the same idempotency key won the race.
+            existing = self._find_idempotent(caller, idempotency_key or "")
+            if existing is None:
+                raise
+            return existing
+        logger.info("Accepted task %s (profile %s)", task.id, task.profile)
+        self.enqueue(task.id)
+        return task
+
+    def _find_idempotent(self, caller: Caller, key: str) -> Task | None:
+        with self._database.session() as session:
+            task = session.scalars(
+                select(Task).where(
+                    Task.account_key == caller.account_key, Task.idempotency_key == key
+                )
+            ).one_or_none()
+            if task is None:
+                return None
+            created = (
+                task.created_at
+                if task.created_at.tzinfo
+                else task.created_at.replace(tzinfo=utcnow().tzinfo)
+            )
+            if utcnow() - created > IDEMPOTENCY_WINDOW:
+                # The old key has expired: release it so this request creates a new task.
+                task.idempotency_key = None
+                return None
+            return task
+
+    def enqueue(self, task_id: uuid.UUID) -> bool:
+        """Hand a committed task to the dispatcher; on failure the sweeper retries it."""
+        try:
+            self._dispatcher.enqueue(task_id)
+        except Exception as err:
+            logger.warning(
+                "Enqueue of task %s failed (%s); the outbox sweeper will retry it", task_id, err
+            )
+            return False
+        with self._database.session() as session:
+            session.execute(update(Task).where(Task.id == task_id).values(enqueued_at=utcnow()))
+        return True
+
+    def enqueue_pending(self, older_than: timedelta = timedelta(seconds=10)) -> int:
+        """Enqueue committed tasks that were never enqueued; return how many were sent."""
+        cutoff = utcnow() - older_than
+        with self._database.session() as session:
+            query = (
+                select(Task.id)
+                .where(
+                    Task.status == status.PENDING,
+                    Task.enqueued_at.is_(None),
+                    Task.created_at < cutoff,
+                )
+                .order_by(Task.created_at)
+                .limit(500)
+            )
+            # Two replicas may send the same task; the runner's claim makes that harmless.
+            task_ids = list(session.scalars(query))
+        sent = sum(1 for task_id in task_ids if self.enqueue(task_id))
+        if task_ids:
+            logger.info("Outbox sweep enqueued %d of %d waiting tasks", sent, len(task_ids))
+        return sent
+
+    def get_task(self, caller: Caller, task_id: str) -> Task:
+        """Return a task the caller may see; other accounts' tasks are 'not found'."""
+        parsed = parse_uuid(task_id, "task_id")
+        with self._database.session() as session:
+            task = session.get(Task, parsed)
+        if task is None or not (caller.is_master or task.account_key == caller.account_key):
+            raise NotFound(f"Task {task_id} not found.", field="task_id")
+        return task
+
+
+def parse_uuid(value: str, field: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise NotFound(f"{field} {value!r} is not a valid id.", field=field) from None

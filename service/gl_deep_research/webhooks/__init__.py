@@ -1,0 +1,1 @@
+"""Signed, durable webhooks for task and task-group status changes."""

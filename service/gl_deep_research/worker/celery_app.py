@@ -1,0 +1,82 @@
+"""The Celery application shared by the API (to publish) and the worker (to run).
+
+Reliability settings: tasks are acknowledged late and rejected back to the
+queue when the worker process dies, so a SIGKILLed worker's task runs again
+on another worker; the task runner's claim makes the rerun safe.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery import Celery, signals
+from celery.exceptions import SoftTimeLimitExceeded
+
+from gl_deep_research.dispatch.queue import RESEARCH_TASK_NAME
+from gl_deep_research.settings import Settings, load_settings
+
+logger = logging.getLogger(__name__)
+
+
+def result_backend_url(settings: Settings) -> str | None:
+    """Celery's result backend: `CELERY_RESULT_BACKEND`, else the service's PostgreSQL."""
+    if settings.celery_result_backend:
+        return settings.celery_result_backend
+    if settings.gl_deep_research_db_url:
+        return "db+" + settings.database_url
+    return None
+
+
+def create_celery_app(settings: Settings) -> Celery:
+    celery = Celery("gl_deep_research")
+    celery.conf.update(
+        broker_url=settings.celery_broker_url or "memory://",
+        result_backend=result_backend_url(settings),
+        result_extended=True,
+        task_default_queue=settings.celery_queue_name,
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        task_track_started=True,
+        # The runner's own deadline check fires first; these limits catch a stuck engine.
+        task_soft_time_limit=settings.task_timeout_seconds + 30,
+        task_time_limit=settings.task_timeout_seconds + 90,
+        worker_prefetch_multiplier=settings.worker_prefetch_multiplier,
+        worker_concurrency=settings.worker_concurrency,
+        worker_hijack_root_logger=False,
+        broker_connection_retry_on_startup=True,
+        broker_transport_options={"confirm_publish": True},
+        task_serializer="json",
+        accept_content=["json"],
+        database_table_names={"task": "celery_taskmeta", "group": "celery_groupmeta"},
+    )
+    return celery
+
+
+app = create_celery_app(load_settings())
+
+
+@app.task(name=RESEARCH_TASK_NAME, bind=True)
+def research(self: Any, task_id: str) -> str | None:
+    """Run one research task; the outcome lives in the tasks table."""
+    from gl_deep_research.worker.process import worker_runtime
+
+    try:
+        return worker_runtime().runner.execute_by_id(task_id)
+    except SoftTimeLimitExceeded:
+        logger.error("Task %s exceeded the Celery soft time limit", task_id)
+        raise
+
+
+@signals.worker_process_init.connect
+def _reset_runtime_after_fork(**_: Any) -> None:
+    from gl_deep_research.worker.process import reset_worker_runtime
+
+    reset_worker_runtime()
+
+
+@signals.setup_logging.connect
+def _configure_logging(**_: Any) -> None:
+    from gl_deep_research.logs import configure_logging
+
+    configure_logging(load_settings())
