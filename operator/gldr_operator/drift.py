@@ -56,13 +56,21 @@ def _equal_scalars(live: Any, desired: Any, parent: str) -> bool:
     return False
 
 
+def _contains_value(live: Any, desired: Any, parent: str, key: str) -> bool:
+    """Compare one dict entry; `parent` is the key of the dict that holds it."""
+    if isinstance(desired, str):
+        return _equal_scalars(live, desired, parent)
+    return contains(live, desired, key)
+
+
 def contains(live: Any, desired: Any, parent: str = "") -> bool:
     """Whether every field of `desired` is present in `live` with the same value."""
     if isinstance(desired, dict):
         if not isinstance(live, dict):
             return False
         return all(
-            key in live and contains(live[key], value, key) for key, value in desired.items()
+            key in live and _contains_value(live[key], value, parent, key)
+            for key, value in desired.items()
         )
     if isinstance(desired, list):
         if not isinstance(live, list) or len(live) != len(desired):
