@@ -61,6 +61,17 @@ class LocalEngine:
         emit: Emit,
         cancel: CancelCheck,
     ) -> ResearchReport:
+        report, _evidence = self.research(query, params, emit, cancel)
+        return report
+
+    def research(
+        self,
+        query: str,
+        params: Mapping[str, Any],
+        emit: Emit,
+        cancel: CancelCheck,
+    ) -> tuple[ResearchReport, list[RankedHit]]:
+        """Run the research and also return the ranked evidence, for evaluation."""
         started = time.perf_counter()
         options = LocalParams.model_validate(dict(params))
         question = " ".join(query.split())
@@ -127,7 +138,8 @@ class LocalEngine:
             len(report.sources),
             usage.wall_seconds,
         )
-        return ResearchReport(markdown=report.markdown, sources=report.sources, usage=usage)
+        result = ResearchReport(markdown=report.markdown, sources=report.sources, usage=usage)
+        return result, evidence
 
     def _search_all(
         self,
