@@ -1,10 +1,10 @@
 """Decide whether a child needs a server-side apply at all.
 
-A no-op resync must send no write to the API server, so the reconciler
-applies a child only when (a) it is missing, (b) its applied-hash annotation
-differs from the hash of the newly rendered object (the spec or an input
-changed), or (c) a rendered field is missing or different in the live
-object (someone edited or removed it). Fields that the API server or other
+A no-op resync must send no write to the API server. So the reconciler
+applies a child only in three cases. It is missing. Its applied-hash
+annotation differs from the hash of the new rendering, because the spec or
+an input changed. Or a rendered field is missing or different in the live
+object, because someone edited or removed it. Fields that the API server or other
 controllers add are ignored, as server-side apply would keep them too.
 """
 
@@ -57,14 +57,14 @@ def _equal_scalars(live: Any, desired: Any, parent: str) -> bool:
 
 
 def _contains_value(live: Any, desired: Any, parent: str, key: str) -> bool:
-    """Compare one dict entry; `parent` is the key of the dict that holds it."""
+    """Compare one dict entry, where `parent` is the key of the dict that contains it."""
     if isinstance(desired, str):
         return _equal_scalars(live, desired, parent)
     return contains(live, desired, key)
 
 
 def contains(live: Any, desired: Any, parent: str = "") -> bool:
-    """Whether every field of `desired` is present in `live` with the same value."""
+    """Check that every field of `desired` is present in `live` with the same value."""
     if isinstance(desired, dict):
         if not isinstance(live, dict):
             return False
@@ -90,7 +90,7 @@ def with_applied_hash(desired: Object) -> Object:
 
 
 def needs_apply(desired: Object, live: Object | None) -> bool:
-    """Whether `desired` (already carrying its applied hash) differs from `live`."""
+    """Check whether `desired`, already carrying its applied hash, differs from `live`."""
     if live is None:
         return True
     return not contains(live, desired)

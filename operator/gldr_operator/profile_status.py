@@ -24,13 +24,13 @@ def profile_status(body: Object, now: str) -> Object:
         item.get("type"): item for item in (body.get("status") or {}).get("conditions") or []
     }.get("Accepted", {})
     status = "True" if verdict.accepted else "False"
-    kept = previous.get("status") == status
+    unchanged = previous.get("status") == status
     condition = {
         "type": "Accepted",
         "status": status,
         "reason": verdict.reason,
         "message": verdict.message,
-        "lastTransitionTime": previous.get("lastTransitionTime", now) if kept else now,
+        "lastTransitionTime": previous.get("lastTransitionTime", now) if unchanged else now,
         "observedGeneration": generation,
     }
     return {"observedGeneration": generation, "conditions": [condition]}

@@ -1,9 +1,10 @@
 """One idempotent reconcile of a DeepResearchDeployment.
 
-Read the resource, its profiles, referenced Secrets and live children; render
-the desired children; apply only those that differ; prune children no
-longer rendered; compute status and write it only when it changed. The kopf
-handlers, the drift timer and child events all end up here.
+A reconcile reads the resource, its profiles, referenced Secrets and live
+children. It renders the desired children and applies only those that
+differ, then deletes children that are no longer rendered. Last it computes
+status and writes it only when it changed. The kopf handlers, the drift
+timer and child events all end up here.
 """
 
 from __future__ import annotations

@@ -15,9 +15,9 @@ from gldr_operator.handlers import register
 
 log = logging.getLogger("gldr_operator.runner")
 
-# A watch request asks the API server to end it after this many seconds, and
-# the client gives up slightly later, so a watch that a load balancer
-# silently dropped reconnects within minutes instead of never.
+# The API server ends each watch request after this many seconds and the
+# client gives up slightly later. So a watch that a load balancer silently
+# dropped reconnects within minutes instead of never.
 WATCH_SERVER_TIMEOUT = 300.0
 WATCH_CLIENT_TIMEOUT = 330.0
 WATCH_CONNECT_TIMEOUT = 30.0
@@ -44,8 +44,8 @@ def configure(settings: kopf.OperatorSettings) -> None:
     settings.watching.server_timeout = WATCH_SERVER_TIMEOUT
     settings.watching.client_timeout = WATCH_CLIENT_TIMEOUT
     settings.watching.connect_timeout = WATCH_CONNECT_TIMEOUT
-    # kopf posts a Kubernetes Event for every log line at or above this level;
-    # at INFO every drift timer tick would write one, so only problems are posted.
+    # kopf posts a Kubernetes Event for every log line at or above this level.
+    # At INFO every drift timer tick would write one, so only problems are posted.
     settings.posting.level = logging.WARNING
 
 

@@ -65,7 +65,7 @@ class Observation:
     spec_version: str
     deployed_version: str | None
     api_url: str
-    # Components the spec asks for, and their live replica counts (None when
+    # Components the spec requests, with their live replica counts (None when
     # the workload does not exist yet).
     workloads: Mapping[str, Replicas | None]
     # Components the spec does not manage, with the reason ("Disabled", "External").
@@ -208,7 +208,10 @@ def _summary_conditions(
 def compute_status(
     observation: Observation, previous: Mapping[str, Any] | None, now: str
 ) -> Object:
-    """The whole `status`; a condition keeps its lastTransitionTime while its status holds."""
+    """Compute the whole `status`.
+
+    A condition keeps its lastTransitionTime while its status is unchanged.
+    """
     conditions = [
         _component_condition(name, replicas) for name, replicas in observation.workloads.items()
     ]
@@ -223,8 +226,10 @@ def compute_status(
     stamped = []
     for condition in summary + conditions:
         before = earlier.get(condition["type"]) or {}
-        kept = before.get("status") == condition["status"]
-        condition["lastTransitionTime"] = before.get("lastTransitionTime", now) if kept else now
+        unchanged = before.get("status") == condition["status"]
+        condition["lastTransitionTime"] = (
+            before.get("lastTransitionTime", now) if unchanged else now
+        )
         condition["observedGeneration"] = observation.generation
         stamped.append(condition)
 

@@ -32,7 +32,7 @@ def render_stateful_set(
     mount_path: str,
     config_hash: str,
 ) -> Object:
-    """A one-replica StatefulSet whose container gets a persistent volume at `mount_path`.
+    """Render a one-replica StatefulSet whose container gets a persistent volume at `mount_path`.
 
     `config_hash` (of the generated credentials) goes on the pod template, so
     a regenerated password restarts the pod with it.
