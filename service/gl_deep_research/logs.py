@@ -39,3 +39,5 @@ def configure_logging(settings: Settings) -> None:
     # Per-request access lines would double every API log line; our middleware logs instead.
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    # bm25s sets its own logger to DEBUG, which would print index internals at any level.
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
