@@ -7,7 +7,9 @@
 #   scripts/services.sh env     print the environment variables that point the service at them
 #
 # State lives in $GLDR_SERVICES_DIR (default /tmp/gldr-services). Ports are
-# non-standard so they never collide with a system-wide installation.
+# non-standard so they never collide with a system-wide installation; set
+# GLDR_SERVICES_DIR, GLDR_PG_PORT, GLDR_REDIS_PORT, GLDR_AMQP_PORT,
+# GLDR_AMQP_DIST_PORT and GLDR_RABBIT_NODE to run a second, separate set.
 set -euo pipefail
 
 STATE_DIR=${GLDR_SERVICES_DIR:-/tmp/gldr-services}
@@ -15,7 +17,7 @@ PG_PORT=${GLDR_PG_PORT:-55432}
 REDIS_PORT=${GLDR_REDIS_PORT:-56379}
 AMQP_PORT=${GLDR_AMQP_PORT:-35672}
 AMQP_DIST_PORT=${GLDR_AMQP_DIST_PORT:-35673}
-RABBIT_NODE=gldr@localhost
+RABBIT_NODE=${GLDR_RABBIT_NODE:-gldr@localhost}
 
 log() { printf 'services: %s\n' "$*" >&2; }
 
