@@ -79,7 +79,6 @@ log "building ${missing[*]} into ${bin_dir}"
 
 mkdir -p "${bin_dir}"
 work_dir="$(mktemp -d "${TMPDIR:-/tmp}/gldr-k8s-build.XXXXXX")"
-trap 'rm -rf "${work_dir}"' EXIT
 # Built binaries land here first and are moved into bin_dir only when the
 # build succeeded, so an interrupted build never leaves a broken binary.
 out_dir="${bin_dir}/.partial-$$"
@@ -143,8 +142,8 @@ EOF
 
   local ldflags=()
   local package
-  # The same variables that Kubernetes' hack/lib/version.sh sets, so
-  # `--version` and the API server's /version report the real release.
+  # `--version` and the API server's /version report these variables, which
+  # are unset in a plain `go build`.
   for package in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
     ldflags+=(
       "-X ${package}.gitVersion=${K8S_VERSION}"
@@ -164,9 +163,9 @@ EOF
 build_etcd() {
   local dir="${work_dir}/etcd"
   mkdir -p "${dir}"
-  # go.etcd.io/etcd/server/v3 holds etcd's main package. Its go.mod points the
-  # other etcd modules at sibling folders with replace directives, so it cannot
-  # be installed with `go install`; a wrapper module resolves them by version.
+  # go.etcd.io/etcd/server/v3 contains etcd's main package. Its go.mod points
+  # the other etcd modules at sibling folders with replace directives, so
+  # `go install` rejects it. A wrapper module resolves them by version instead.
   cat >"${dir}/go.mod" <<EOF
 module gldr.local/etcd-build
 
