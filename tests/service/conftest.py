@@ -2,8 +2,8 @@
 
 `scripts/services.sh up` starts the three on loopback; tests marked
 `services` fail (never skip) when they cannot be reached, so a CI run can
-not pass without them. Each test session gets its own PostgreSQL database,
-Redis database number and RabbitMQ queue, so runs never see each other.
+not pass without them. Each test session gets its own PostgreSQL database and RabbitMQ queue, so
+runs never see each other.
 """
 
 from __future__ import annotations
@@ -87,8 +87,9 @@ def session_env(
         "WEBHOOK_ALLOW_PRIVATE_TARGETS": "true",
         "LOG_LEVEL": "INFO",
     }
+    # Redis is not flushed: stream keys carry task UUIDs, so sessions cannot collide,
+    # and a flush would delete the events of another session running at the same time.
     upgrade_database(Settings(**{k.lower(): v for k, v in env.items()}))
-    redis.Redis(host=env["REDIS_HOST"], port=int(env["REDIS_PORT"]), db=7).flushdb()
     return env
 
 
