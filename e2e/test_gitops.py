@@ -4,7 +4,7 @@ Argo CD with ServerSideApply=true sends the manifests from Git as a
 server-side apply under its own field manager. A resource shows OutOfSync
 when applying them again would change the live object. Each test applies
 the manifests once, then applies them again with dryRun=All and compares the
-API server's answer with the live object.
+API server's response with the live object.
 """
 
 from __future__ import annotations
