@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import Mapping
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -47,7 +47,14 @@ class LocalParams(_Params):
 
 
 class TongyiParams(_Params):
-    """Params of the `tongyi` ReAct agent on an OpenAI-compatible endpoint."""
+    """Params of the `tongyi` ReAct agent on an OpenAI-compatible endpoint.
+
+    `max_depth` is the number of model calls that may request tools. After
+    it, one more call without tools requests the final answer.
+    `timeout_seconds` bounds the whole run. `tool_format` selects OpenAI
+    `tool_calls` ("native") or Tongyi DeepResearch's `<tool_call>` text
+    format ("text"). Replies in either format are parsed in both modes.
+    """
 
     llm: Literal["tongyi", "sea_lion"] = "tongyi"
     model: str | None = Field(default=None, min_length=1, max_length=200)
@@ -59,16 +66,45 @@ class TongyiParams(_Params):
     max_total_tokens: int = Field(default=200_000, ge=1000, le=10_000_000)
     search_provider: Literal["smartsearch", "searxng", "tavily", "local"] = "local"
     collections: list[CollectionName] = Field(default_factory=lambda: ["wikipedia"], min_length=1)
+    tool_format: Literal["native", "text"] = "native"
+    results_per_search: int = Field(default=5, ge=1, le=20)
+    max_page_chars: int = Field(default=8000, ge=500, le=100_000)
+
+
+# Member names of gpt-researcher's `gpt_researcher.utils.enum.Tone`. The adapter
+# passes the member of that name because the enum values are long descriptions.
+GptrTone = Literal[
+    "Objective",
+    "Formal",
+    "Analytical",
+    "Persuasive",
+    "Informative",
+    "Explanatory",
+    "Descriptive",
+    "Critical",
+    "Comparative",
+    "Speculative",
+    "Reflective",
+    "Narrative",
+    "Humorous",
+    "Optimistic",
+    "Pessimistic",
+]
+GPTR_TONES: tuple[str, ...] = get_args(GptrTone)
 
 
 class GptrParams(_Params):
-    """Params of the GPT-Researcher adapter."""
+    """Params of the GPT-Researcher adapter.
+
+    `deep_research_depth` and `deep_research_breadth` apply to
+    `report_type="deep"` only.
+    """
 
     report_type: Literal[
         "research_report", "detailed_report", "resource_report", "outline_report", "deep"
     ] = "research_report"
     report_source: Literal["web", "local", "hybrid"] = "web"
-    tone: str = Field(default="Objective", max_length=50)
+    tone: GptrTone = "Objective"
     deep_research_depth: int = Field(default=2, ge=1, le=5)
     deep_research_breadth: int = Field(default=4, ge=1, le=10)
 

@@ -21,6 +21,7 @@ import trafilatura
 from trafilatura import extract_metadata
 
 from gl_deep_research.engines.search.base import PageFetchError
+from gl_deep_research.engines.search.http import shared_client
 
 logger = logging.getLogger(__name__)
 
@@ -51,21 +52,23 @@ class PageFetcher:
     def fetch(self, url: str) -> FetchedPage:
         """Fetch `url` and return its main text; raises `PageFetchError` on any failure."""
         current = url
-        with httpx.Client(timeout=self.timeout, headers={"User-Agent": USER_AGENT}) as client:
-            for _ in range(MAX_REDIRECTS + 1):
-                self._check_url(current)
-                status, headers, body = self._get(client, current)
-                if status in (301, 302, 303, 307, 308) and "location" in headers:
-                    current = urljoin(current, headers["location"])
-                    continue
-                if not 200 <= status < 300:
-                    raise PageFetchError(current, f"the server returned HTTP {status}.")
-                return _to_page(current, headers.get("content-type", ""), body)
+        for _ in range(MAX_REDIRECTS + 1):
+            self._check_url(current)
+            status, headers, body = self._get(current)
+            if status in (301, 302, 303, 307, 308) and "location" in headers:
+                current = urljoin(current, headers["location"])
+                continue
+            if not 200 <= status < 300:
+                raise PageFetchError(current, f"the server returned HTTP {status}.")
+            return _to_page(current, headers.get("content-type", ""), body)
         raise PageFetchError(url, f"more than {MAX_REDIRECTS} redirects.")
 
-    def _get(self, client: httpx.Client, url: str) -> tuple[int, httpx.Headers, bytes]:
+    def _get(self, url: str) -> tuple[int, httpx.Headers, bytes]:
+        headers = {"User-Agent": USER_AGENT}
         try:
-            with client.stream("GET", url) as response:
+            with shared_client().stream(
+                "GET", url, headers=headers, timeout=self.timeout, follow_redirects=False
+            ) as response:
                 body = bytearray()
                 for chunk in response.iter_bytes():
                     body += chunk

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -12,6 +14,24 @@ from gl_deep_research.engines.search.base import SearchProviderError
 
 # Characters of an error response body quoted in the error message.
 ERROR_BODY_CHARS = 300
+
+_client_lock = threading.Lock()
+_client: tuple[int, httpx.Client] | None = None
+
+
+def shared_client() -> httpx.Client:
+    """Return the process's HTTP client for search, page and model requests.
+
+    One client is shared because creating one loads the CA bundle, which
+    takes tens of milliseconds, and because it pools connections. A forked
+    worker process creates its own, since connections cannot cross a fork.
+    Callers pass their timeout with each request.
+    """
+    global _client
+    with _client_lock:
+        if _client is None or _client[0] != os.getpid():
+            _client = (os.getpid(), httpx.Client(follow_redirects=False))
+        return _client[1]
 
 
 def request_json(
@@ -32,7 +52,7 @@ def request_json(
     the message of a 401 or 403 response, for example "check TAVILY_API_KEY".
     """
     try:
-        response = httpx.request(
+        response = shared_client().request(
             method,
             url,
             params=params,
