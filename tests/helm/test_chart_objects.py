@@ -9,6 +9,8 @@ import pytest
 import yaml
 from tests.helm.conftest import NAMESPACE, RELEASE, REPO, find, find_one, render
 
+from gldr_operator.cli import build_parser
+
 pytestmark = [pytest.mark.unit, pytest.mark.timeout(1800)]
 
 STANDARD_LABELS = (
@@ -228,3 +230,22 @@ def test_deployment_and_profiles_from_values(helm: Path) -> None:
     }
     for name, profile in profiles.items():
         assert profile["spec"] == examples[name]["spec"], name
+
+
+@pytest.mark.parametrize("values_file", ["cluster.yaml", "namespaces.yaml", "metrics.yaml"])
+def test_operator_args_parse(helm: Path, values_file: str) -> None:
+    # The image's entrypoint is `gldr-operator`, so the container args go
+    # straight to its argument parser.
+    args = container(render(helm, [values_file]))["args"]
+    parsed = build_parser().parse_args(args)
+    assert parsed.command == "run"
+    assert parsed.liveness == "http://0.0.0.0:8080/healthz"
+    assert parsed.drift_interval == 60.0
+    if values_file == "namespaces.yaml":
+        assert parsed.namespace == ["research", "research-staging"]
+        assert parsed.all_namespaces is False
+    else:
+        assert parsed.namespace == []
+        assert parsed.all_namespaces is True
+    expected_port = 9191 if values_file == "metrics.yaml" else 9090
+    assert parsed.metrics_port == expected_port
