@@ -3,6 +3,7 @@
 gldr research "QUESTION" [--profile NAME] [--json]
 gldr serve [--host HOST] [--port PORT]
 gldr worker [-- extra celery options]
+gldr beat [-- extra celery options]
 gldr migrate
 gldr openapi
 """
@@ -14,6 +15,7 @@ import json
 import logging
 import os
 import sys
+import tempfile
 from typing import Any
 
 import click
@@ -92,7 +94,19 @@ def worker(celery_args: tuple[str, ...]) -> None:
         settings.celery_queue_name,
         *celery_args,
     ]
+    if settings.worker_metrics_port is not None and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # The pool processes write their metric samples here for the metrics endpoint.
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="gldr-metrics-")
     os.execvp(argv[0], argv)  # noqa: S606
+
+
+@main.command(context_settings={"ignore_unknown_options": True})
+@click.argument("celery_args", nargs=-1, type=click.UNPROCESSED)
+def beat(celery_args: tuple[str, ...]) -> None:
+    """Run Celery beat: the webhook retry sweep and the TABLE_CLEANUP_SCHEDULE job."""
+    _settings()
+    argv = ["celery", "-A", "gl_deep_research.worker.celery_app", "beat", "--loglevel=INFO"]
+    os.execvp(argv[0], [*argv, *celery_args])  # noqa: S606
 
 
 @main.command()

@@ -20,11 +20,14 @@ from gl_deep_research.events.memory import MemoryEventStore
 from gl_deep_research.events.publisher import EventPublisher
 from gl_deep_research.events.redis_store import RedisEventStore
 from gl_deep_research.events.store import EventStore
+from gl_deep_research.profiles.editor import ProfileEditor
 from gl_deep_research.profiles.registry import ProfileCatalog
 from gl_deep_research.settings import Settings
+from gl_deep_research.tasks.groups import GroupService
 from gl_deep_research.tasks.runner import TaskRunner
 from gl_deep_research.tasks.service import TaskService
 from gl_deep_research.webhooks.secrets import SecretBox
+from gl_deep_research.webhooks.sender import WebhookSender
 
 logger = logging.getLogger(__name__)
 
@@ -40,9 +43,12 @@ class Runtime:
     dispatcher: Dispatcher
     verifier: KeyVerifier
     profiles: ProfileCatalog
+    profile_editor: ProfileEditor
     secrets: SecretBox
     tasks: TaskService
+    groups: GroupService
     runner: TaskRunner
+    webhook_sender: WebhookSender
 
     @property
     def embedded(self) -> bool:
@@ -64,18 +70,23 @@ def build_runtime(settings: Settings, role: Role) -> Runtime:
     database = Database(settings)
     events = build_event_store(settings)
     publisher = EventPublisher(events)
-    runner = TaskRunner(settings, database, publisher)
+    secrets = SecretBox(settings.gldr_secret.get_secret_value() if settings.gldr_secret else None)
+    webhook_sender = WebhookSender(settings, database, secrets)
     dispatcher: Dispatcher
     if settings.celery_broker_url:
         from gl_deep_research.worker.celery_app import app as celery_app
 
         dispatcher = CeleryDispatcher(celery_app, settings.celery_queue_name)
     else:
-        dispatcher = InProcessDispatcher(runner.execute, settings.worker_concurrency)
+        dispatcher = InProcessDispatcher(
+            lambda task_id: runner.execute(task_id),
+            settings.worker_concurrency,
+            send_webhooks=webhook_sender.send_due,
+        )
+    runner = TaskRunner(settings, database, publisher, dispatcher)
     master_key = settings.gl_deep_research_master_api_key
     verifier = KeyVerifier(database, master_key.get_secret_value() if master_key else None)
     profiles = ProfileCatalog(database, settings.default_profile)
-    secrets = SecretBox(settings.gldr_secret.get_secret_value() if settings.gldr_secret else None)
     tasks = TaskService(settings, database, dispatcher, profiles, secrets)
     runtime = Runtime(
         settings=settings,
@@ -85,9 +96,12 @@ def build_runtime(settings: Settings, role: Role) -> Runtime:
         dispatcher=dispatcher,
         verifier=verifier,
         profiles=profiles,
+        profile_editor=ProfileEditor(database, profiles),
         secrets=secrets,
         tasks=tasks,
+        groups=GroupService(database, tasks, profiles, secrets),
         runner=runner,
+        webhook_sender=webhook_sender,
     )
     _log_adapters(runtime, role)
     return runtime

@@ -70,6 +70,8 @@ class Settings(BaseSettings):
     celery_queue_name: str = Field(default="deep_research", min_length=1)
     worker_concurrency: int = Field(default=4, ge=1, le=512)
     worker_prefetch_multiplier: int = Field(default=1, ge=1, le=1000)
+    # Port of the worker's Prometheus endpoint; unset means no endpoint.
+    worker_metrics_port: int | None = Field(default=None, ge=1, le=65535)
 
     # Tasks
     task_timeout_seconds: int = Field(default=1800, ge=1)
@@ -82,6 +84,8 @@ class Settings(BaseSettings):
     webhook_timeout_seconds: float = Field(default=10.0, gt=0)
     webhook_max_retries: int = Field(default=5, ge=0, le=50)
     webhook_allow_private_targets: bool = False
+    # Wait before the first retry; later retries double it (with jitter), up to one hour.
+    webhook_retry_base_seconds: float = Field(default=5.0, gt=0, le=3600)
 
     # Table cleanup
     table_cleanup_enabled: bool = True
@@ -108,6 +112,17 @@ class Settings(BaseSettings):
     @classmethod
     def _lower_log_format(cls, value: object) -> object:
         return value.lower() if isinstance(value, str) else value
+
+    @field_validator("table_cleanup_schedule")
+    @classmethod
+    def _check_cron(cls, value: str) -> str:
+        fields = value.split()
+        if len(fields) != 5:
+            raise ValueError(
+                "expected a cron expression of 5 fields (minute hour day-of-month month "
+                "day-of-week), for example '0 3 * * *'"
+            )
+        return value
 
     @cached_property
     def database_url(self) -> str:

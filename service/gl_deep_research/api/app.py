@@ -1,8 +1,9 @@
 """The FastAPI application: routes, error mapping, middleware and lifespan.
 
 The lifespan builds the runtime (adapters chosen from settings), loads
-`profiles.yaml` into the database, and runs the outbox sweeper that
-enqueues accepted tasks whose first enqueue failed.
+`profiles.yaml` into the database and watches it for changes, and runs the
+background loop: the outbox sweeper that enqueues accepted tasks whose first
+enqueue failed, and in embedded mode the webhook sender.
 """
 
 from __future__ import annotations
@@ -14,18 +15,30 @@ from contextlib import asynccontextmanager, suppress
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from prometheus_client import REGISTRY
 from starlette.concurrency import run_in_threadpool
 
+from gl_deep_research.api.metrics import MetricsMiddleware, register_runtime_collector
 from gl_deep_research.api.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
-from gl_deep_research.api.routes import accounts, health, profiles, tasks
+from gl_deep_research.api.routes import accounts, health, metrics, profiles, taskgroups, tasks
+from gl_deep_research.dispatch.queue import InProcessDispatcher
 from gl_deep_research.errors import ServiceError
-from gl_deep_research.profiles.registry import read_profiles_file
+from gl_deep_research.profiles.watcher import ProfilesFileWatcher
 from gl_deep_research.runtime import Runtime, build_runtime
+from gl_deep_research.sentry import init_sentry
 from gl_deep_research.settings import Settings, load_settings
 
 logger = logging.getLogger(__name__)
 
 OUTBOX_SWEEP_SECONDS = 15.0
+# Embedded mode has no Celery worker to retry webhooks, so the API checks this often.
+EMBEDDED_WEBHOOK_POLL_SECONDS = 1.0
+
+DESCRIPTION = (
+    "Submit research questions, stream progress, read cited reports. Every path also "
+    "answers with a trailing slash, and every `/v1/taskgroups` route also answers under "
+    "the alias `/v1/taskgroup`."
+)
 
 
 async def _sweep_outbox(runtime: Runtime) -> None:
@@ -37,6 +50,32 @@ async def _sweep_outbox(runtime: Runtime) -> None:
             logger.exception("Outbox sweep failed; retrying in %.0f s", OUTBOX_SWEEP_SECONDS)
 
 
+async def _poll_webhooks(runtime: Runtime) -> None:
+    while True:
+        await asyncio.sleep(EMBEDDED_WEBHOOK_POLL_SECONDS)
+        runtime.dispatcher.send_webhooks()
+
+
+@asynccontextmanager
+async def _background(runtime: Runtime, watcher: ProfilesFileWatcher) -> AsyncIterator[None]:
+    stop_watching = asyncio.Event()
+    jobs = [
+        asyncio.create_task(_sweep_outbox(runtime)),
+        asyncio.create_task(watcher.watch(stop_watching)),
+    ]
+    if isinstance(runtime.dispatcher, InProcessDispatcher):
+        jobs.append(asyncio.create_task(_poll_webhooks(runtime)))
+    try:
+        yield
+    finally:
+        stop_watching.set()
+        for job in jobs:
+            job.cancel()
+        for job in jobs:
+            with suppress(asyncio.CancelledError):
+                await job
+
+
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
     """Build the app; pass `runtime` to share one with the caller (tests, `gldr research`)."""
 
@@ -44,33 +83,35 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = runtime is None
         active = runtime or build_runtime(settings or load_settings(), role="api")
+        watcher = ProfilesFileWatcher(active.profiles, active.settings.profiles_config_path)
         if owned:
-            await run_in_threadpool(
-                active.profiles.sync_file, read_profiles_file(active.settings.profiles_config_path)
-            )
+            init_sentry(active.settings, role="api")
+            await run_in_threadpool(watcher.load)
         if not active.verifier.master_key_configured:
             logger.warning(
                 "GL_DEEP_RESEARCH_MASTER_API_KEY is not set: /v1/accounts and profile writes "
                 "answer 500 until it is"
             )
         app.state.runtime = active
-        sweeper = asyncio.create_task(_sweep_outbox(active))
+        collector = register_runtime_collector(active)
         try:
-            yield
+            async with _background(active, watcher):
+                yield
         finally:
-            sweeper.cancel()
-            with suppress(asyncio.CancelledError):
-                await sweeper
+            REGISTRY.unregister(collector)
             if owned:
                 active.close()
 
     app = FastAPI(
         title="GL Open DeepResearch",
         version="0.1.0",
-        description="Submit research questions, stream progress, read cited reports.",
+        description=DESCRIPTION,
         lifespan=lifespan,
     )
+    # Both slash forms are routes of their own (see api.routing), so no redirects.
+    app.router.redirect_slashes = False
     app.add_middleware(BodySizeLimitMiddleware)
+    app.add_middleware(MetricsMiddleware)
     app.add_middleware(RequestIdMiddleware)
 
     @app.exception_handler(ServiceError)
@@ -79,6 +120,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             logger.error("Request failed: %s", err.message)
         return JSONResponse({"detail": err.message}, status_code=err.status_code)
 
-    for router in (health.router, accounts.router, tasks.router, profiles.router):
+    for router in (health.router, metrics.router, accounts.router, tasks.router, profiles.router):
         app.include_router(router)
+    app.include_router(taskgroups.router, prefix=taskgroups.CANONICAL_PREFIX)
+    app.include_router(taskgroups.router, prefix=taskgroups.ALIAS_PREFIX)
     return app

@@ -53,3 +53,37 @@ class Profile(BaseModel):
 class ProfileList(BaseModel):
     profiles: list[Profile]
     default_profile: str | None
+
+
+class TaskPage(BaseModel):
+    tasks: list[TaskBody]
+    next_cursor: str | None
+
+
+class GroupMember(BaseModel):
+    task_id: str
+    status: str
+    query: str
+    profile: str
+    created_at: str | None
+    completed_at: str | None
+    error: str
+
+
+class GroupBody(BaseModel):
+    taskgroup_id: str
+    status: str
+    profile: str | None
+    created_at: str | None
+    tasks: list[GroupMember]
+    error: str
+
+
+class GroupAccepted(BaseModel):
+    taskgroup_id: str
+    tasks: list[str]
+    created_at: str | None
+
+
+class ProfileDeleted(BaseModel):
+    deleted: str

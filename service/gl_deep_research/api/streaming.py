@@ -1,27 +1,25 @@
-"""Server-Sent Events responses over `tasks.stream.follow_task_events`.
+"""Server-Sent Events responses over a task's or a task group's event follower.
 
 The response carries `Cache-Control: no-cache` and `X-Accel-Buffering: no`
 so proxies pass events through at once, and a comment heartbeat every
 `STREAM_HEARTBEAT_SECONDS` (15 s by default). sse-starlette watches for the
-client's disconnect and cancels the generator, which stops the reader.
+client's disconnect and cancels the generator, which stops the reader; the
+heartbeat write also fails on a dead connection, so a disconnect is noticed
+within one heartbeat at the latest.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
-from fastapi import Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
-from starlette.concurrency import run_in_threadpool
 
-from gl_deep_research.auth.verifier import Caller
-from gl_deep_research.db.models import Task
+from gl_deep_research.api.metrics import STREAM_CONNECTIONS
 from gl_deep_research.errors import DependencyUnavailable, InvalidInput
-from gl_deep_research.events.store import EventStoreUnavailable, parse_entry_id
+from gl_deep_research.events.store import EventStoreUnavailable, StoredEvent, parse_entry_id
 from gl_deep_research.runtime import Runtime
-from gl_deep_research.tasks.stream import follow_task_events
 
 logger = logging.getLogger(__name__)
 
@@ -40,40 +38,38 @@ def validate_last_event_id(last_event_id: str | None) -> str | None:
     return last_event_id
 
 
-async def open_event_stream(
-    runtime: Runtime,
-    caller: Caller,
-    task: Task,
-    request: Request,
-    last_event_id: str | None,
-) -> EventSourceResponse:
-    after = validate_last_event_id(last_event_id)
+async def check_event_store(runtime: Runtime, subject: str, poll_path: str) -> None:
+    """Raise 503 when the event store is down; the rest of the API keeps working."""
     try:
         await runtime.events.ping()
     except EventStoreUnavailable as err:
-        logger.warning("Refused a stream of task %s: %s", task.id, err)
+        logger.warning("Refused a stream of %s: %s", subject, err)
         raise DependencyUnavailable(
             "Event streaming is temporarily unavailable because the event store (Redis) "
-            "cannot be reached; the task itself is unaffected, so poll "
-            f"GET /v1/tasks/{task.id} or retry the stream later."
+            f"cannot be reached; the {subject} itself is unaffected, so poll "
+            f"GET {poll_path} or retry the stream later."
         ) from err
 
-    task_id = str(task.id)
 
-    async def load_task() -> Task:
-        # A short session per check, so a waiting stream holds no pooled connection.
-        return await run_in_threadpool(runtime.tasks.get_task, caller, task_id)
+def event_stream_response(
+    runtime: Runtime,
+    subject: str,
+    follow: Callable[[], AsyncIterator[StoredEvent]],
+) -> EventSourceResponse:
+    """Stream the events `follow()` yields as SSE messages, with heartbeats."""
 
     async def generate() -> AsyncIterator[ServerSentEvent]:
+        STREAM_CONNECTIONS.inc()
         try:
-            async for event in follow_task_events(runtime.events, task_id, load_task, after):
+            async for event in follow():
                 yield ServerSentEvent(data=event.sse_data(), event=event.type, id=event.id)
         except EventStoreUnavailable as err:
-            logger.warning(
-                "Stream of task %s ended because the event store failed: %s", task_id, err
-            )
+            logger.warning("Stream of %s ended because the event store failed: %s", subject, err)
             message = {"error": "The event store became unavailable; reconnect later."}
             yield ServerSentEvent(data=json.dumps(message), event="error")
+        finally:
+            STREAM_CONNECTIONS.dec()
+            logger.debug("Stream of %s closed", subject)
 
     return EventSourceResponse(
         generate(),

@@ -19,12 +19,18 @@ from celery import Celery
 logger = logging.getLogger(__name__)
 
 RESEARCH_TASK_NAME = "gl_deep_research.research"
+SEND_WEBHOOKS_TASK_NAME = "gl_deep_research.send_webhooks"
+CLEANUP_TASK_NAME = "gl_deep_research.cleanup_tables"
 
 
 class Dispatcher(Protocol):
     name: str
 
     def enqueue(self, task_id: uuid.UUID) -> None: ...
+
+    def send_webhooks(self) -> None:
+        """Ask a worker to send due webhook deliveries soon; never raises."""
+        ...
 
     def close(self) -> None: ...
 
@@ -48,6 +54,13 @@ class CeleryDispatcher:
             retry_policy={"max_retries": 3, "interval_start": 0.2, "interval_step": 0.5},
         )
 
+    def send_webhooks(self) -> None:
+        try:
+            self._app.send_task(SEND_WEBHOOKS_TASK_NAME, queue=self._queue)
+        except Exception as err:
+            # The deliveries are committed; the periodic sweep sends them instead.
+            logger.warning("Could not ask a worker to send webhooks now (%s); the sweep will", err)
+
     def close(self) -> None:
         self._app.close()
 
@@ -57,9 +70,17 @@ class InProcessDispatcher:
 
     name = "in-process"
 
-    def __init__(self, execute: Callable[[uuid.UUID], object], concurrency: int) -> None:
+    def __init__(
+        self,
+        execute: Callable[[uuid.UUID], object],
+        concurrency: int,
+        send_webhooks: Callable[[], object] | None = None,
+    ) -> None:
         self._execute = execute
+        self._send_webhooks = send_webhooks
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="gldr-task")
+        # One sender thread, so that SQLite never sees two senders claim the same rows.
+        self._webhook_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gldr-webhook")
 
     def enqueue(self, task_id: uuid.UUID) -> None:
         self._pool.submit(self._run, task_id)
@@ -70,5 +91,17 @@ class InProcessDispatcher:
         except Exception:
             logger.exception("Task %s crashed in the in-process worker", task_id)
 
+    def send_webhooks(self) -> None:
+        if self._send_webhooks is not None:
+            self._webhook_pool.submit(self._deliver)
+
+    def _deliver(self) -> None:
+        assert self._send_webhooks is not None
+        try:
+            self._send_webhooks()
+        except Exception:
+            logger.exception("Sending webhooks in the in-process worker failed; retrying later")
+
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+        self._webhook_pool.shutdown(wait=False, cancel_futures=True)

@@ -40,7 +40,7 @@ def parse_entry_id(entry_id: str) -> tuple[int, int] | None:
 
 
 def build_payload(
-    task_id: str, taskgroup_id: str | None, event_type: str, data: dict[str, Any]
+    task_id: str | None, taskgroup_id: str | None, event_type: str, data: dict[str, Any]
 ) -> dict[str, Any]:
     return {
         "task_id": task_id,

@@ -18,9 +18,10 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from gl_deep_research import logs
+from gl_deep_research import logs, metrics
 from gl_deep_research.db.database import Database
 from gl_deep_research.db.models import Task, utcnow
+from gl_deep_research.dispatch.queue import Dispatcher
 from gl_deep_research.engines.base import (
     ResearchCancelled,
     ResearchEngine,
@@ -31,6 +32,7 @@ from gl_deep_research.engines.registry import create_engine
 from gl_deep_research.events.publisher import EventPublisher, TaskEvents
 from gl_deep_research.settings import Settings
 from gl_deep_research.tasks import status
+from gl_deep_research.tasks.notify import record_status_change
 
 logger = logging.getLogger(__name__)
 
@@ -52,10 +54,18 @@ class Claim:
 
 
 class TaskRunner:
-    def __init__(self, settings: Settings, database: Database, publisher: EventPublisher) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        database: Database,
+        publisher: EventPublisher,
+        dispatcher: Dispatcher,
+    ) -> None:
         self._settings = settings
         self._database = database
         self._publisher = publisher
+        # Told after each commit that queued webhook deliveries, so they go out at once.
+        self._dispatcher = dispatcher
 
     def execute_by_id(self, task_id: str) -> str | None:
         try:
@@ -68,10 +78,15 @@ class TaskRunner:
     def execute(self, task_id: uuid.UUID) -> str | None:
         """Run the task if it still needs running; return its final status, or None if skipped."""
         token = logs.task_id.set(str(task_id))
+        started = time.monotonic()
         try:
-            return self._execute(task_id)
+            outcome = self._execute(task_id)
         finally:
             logs.task_id.reset(token)
+        if outcome is not None:
+            metrics.TASK_RUNS.labels(outcome).inc()
+            metrics.TASK_RUN_SECONDS.observe(time.monotonic() - started)
+        return outcome
 
     def _execute(self, task_id: uuid.UUID) -> str | None:
         claim = self._claim(task_id)
@@ -121,10 +136,16 @@ class TaskRunner:
         events.publish("done", {"status": status.FAILURE})
         return status.FAILURE
 
+    @property
+    def _lock_rows(self) -> bool:
+        return not self._database.is_sqlite
+
     def _claim(self, task_id: uuid.UUID) -> Claim | None:
+        claim: Claim | None = None
+        notified = 0
         with self._database.session() as session:
             query = select(Task).where(Task.id == task_id)
-            if not self._database.is_sqlite:
+            if self._lock_rows:
                 query = query.with_for_update()
             task = session.scalars(query).one_or_none()
             if task is None:
@@ -141,27 +162,32 @@ class TaskRunner:
                     f"TASK_MAX_RETRIES={self._settings.task_max_retries} allows no more attempts."
                 )
                 task.completed_at = utcnow()
+                notified = record_status_change(session, task, lock_rows=self._lock_rows)
                 logger.error("Task %s gave up after %d attempts", task_id, task.attempts)
-                return None
-            if task.attempts > 0:
-                logger.warning(
-                    "Task %s was interrupted; retrying, attempt %d of %d",
-                    task_id,
-                    task.attempts + 1,
-                    max_attempts,
+            else:
+                if task.attempts > 0:
+                    logger.warning(
+                        "Task %s was interrupted; retrying, attempt %d of %d",
+                        task_id,
+                        task.attempts + 1,
+                        max_attempts,
+                    )
+                task.attempts += 1
+                task.status = status.STARTED
+                task.started_at = utcnow()
+                task.enqueued_at = task.enqueued_at or task.started_at
+                notified = record_status_change(session, task, lock_rows=self._lock_rows)
+                claim = Claim(
+                    task_id=task.id,
+                    attempt=task.attempts,
+                    query=task.query,
+                    provider=task.provider,
+                    params=dict(task.params),
+                    taskgroup_id=task.taskgroup_id,
                 )
-            task.attempts += 1
-            task.status = status.STARTED
-            task.started_at = utcnow()
-            task.enqueued_at = task.enqueued_at or task.started_at
-            return Claim(
-                task_id=task.id,
-                attempt=task.attempts,
-                query=task.query,
-                provider=task.provider,
-                params=dict(task.params),
-                taskgroup_id=task.taskgroup_id,
-            )
+        if notified:
+            self._dispatcher.send_webhooks()
+        return claim
 
     def _finish(
         self,
@@ -175,6 +201,7 @@ class TaskRunner:
             values["result"] = report.markdown
             values["sources"] = [source.to_dict() for source in report.sources]
             values["usage"] = report.usage.to_dict()
+        notified = 0
         with self._database.session() as session:
             updated = session.execute(
                 update(Task)
@@ -186,6 +213,10 @@ class TaskRunner:
                 .values(**values)
             )
             owned = bool(updated.rowcount)  # type: ignore[attr-defined]
+            if owned:
+                task = session.get(Task, claim.task_id, populate_existing=True)
+                if task is not None:
+                    notified = record_status_change(session, task, lock_rows=self._lock_rows)
         if not owned:
             logger.info(
                 "Task %s attempt %d no longer owns the task; its %s outcome is discarded",
@@ -193,6 +224,8 @@ class TaskRunner:
                 claim.attempt,
                 outcome,
             )
+        if notified:
+            self._dispatcher.send_webhooks()
         return owned
 
     def _current_status(self, task_id: uuid.UUID) -> str:

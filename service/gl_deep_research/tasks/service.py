@@ -15,14 +15,14 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from gl_deep_research.auth.verifier import Caller
 from gl_deep_research.db.database import Database
-from gl_deep_research.db.models import Task, utcnow
+from gl_deep_research.db.models import Profile, Task, utcnow
 from gl_deep_research.dispatch.queue import Dispatcher
-from gl_deep_research.errors import InvalidInput, NotFound
+from gl_deep_research.errors import InvalidInput, NotFound, TooManyRequests
 from gl_deep_research.profiles.registry import ProfileCatalog
 from gl_deep_research.settings import Settings
 from gl_deep_research.tasks import status
@@ -122,20 +122,9 @@ class TaskService:
             if existing is not None:
                 return existing
 
-        task = Task(
-            id=uuid.uuid4(),
-            account_id=caller.account_id,
-            account_key=caller.account_key,
-            query=text,
-            profile=resolved.name,
-            provider=resolved.provider,
-            params=resolved.params,
-            status=status.PENDING,
-            webhook_url=target.url if target else None,
-            webhook_secret=target.secret if target else None,
-            idempotency_key=idempotency_key,
-            created_at=utcnow(),
-        )
+        self.check_quota(caller, adding=1)
+        task = build_task(caller, text, resolved, target)
+        task.idempotency_key = idempotency_key
         try:
             with self._database.session() as session:
                 session.add(task)
@@ -148,6 +137,26 @@ class TaskService:
         logger.info("Accepted task %s (profile %s)", task.id, task.profile)
         self.enqueue(task.id)
         return task
+
+    def check_quota(self, caller: Caller, adding: int) -> None:
+        """Raise 429 when `adding` tasks would exceed `ACCOUNT_MAX_ACTIVE_TASKS`."""
+        if caller.is_master or adding <= 0:
+            return
+        limit = self._settings.account_max_active_tasks
+        with self._database.session() as session:
+            active = session.scalar(
+                select(func.count())
+                .select_from(Task)
+                .where(Task.account_key == caller.account_key, Task.status.in_(status.ACTIVE))
+            )
+        # NOTE: two requests racing past this check can exceed the limit by their size;
+        # the limit protects capacity, it is not a billing boundary.
+        if (active or 0) + adding > limit:
+            raise TooManyRequests(
+                f"Account {caller.account_name!r} has {active} unfinished tasks and "
+                f"ACCOUNT_MAX_ACTIVE_TASKS is {limit}, so {adding} more cannot be accepted; "
+                "wait for tasks to finish or cancel some, then retry."
+            )
 
     def _find_idempotent(self, caller: Caller, key: str) -> Task | None:
         with self._database.session() as session:
@@ -211,6 +220,30 @@ class TaskService:
         if task is None or not (caller.is_master or task.account_key == caller.account_key):
             raise NotFound(f"Task {task_id} not found.", field="task_id")
         return task
+
+
+def build_task(
+    caller: Caller,
+    text: str,
+    resolved: Profile,
+    target: WebhookTarget | None,
+    taskgroup_id: uuid.UUID | None = None,
+) -> Task:
+    """Build a PENDING task row for a validated query and resolved profile."""
+    return Task(
+        id=uuid.uuid4(),
+        account_id=caller.account_id,
+        account_key=caller.account_key,
+        taskgroup_id=taskgroup_id,
+        query=text,
+        profile=resolved.name,
+        provider=resolved.provider,
+        params=resolved.params,
+        status=status.PENDING,
+        webhook_url=target.url if target else None,
+        webhook_secret=target.secret if target else None,
+        created_at=utcnow(),
+    )
 
 
 def parse_uuid(value: str, field: str) -> uuid.UUID:

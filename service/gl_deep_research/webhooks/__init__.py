@@ -1,1 +1,8 @@
-"""Signed, durable webhooks for task and task-group status changes."""
+"""Webhooks: signed, durable deliveries of task and task-group status changes.
+
+Receivers verify a delivery with `verify_signature(secret, raw_body, header)`.
+"""
+
+from gl_deep_research.webhooks.signing import InvalidSignature, sign, verify_signature
+
+__all__ = ["InvalidSignature", "sign", "verify_signature"]

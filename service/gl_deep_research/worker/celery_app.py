@@ -13,8 +13,13 @@ from typing import Any
 from celery import Celery, signals
 from celery.exceptions import SoftTimeLimitExceeded
 
-from gl_deep_research.dispatch.queue import RESEARCH_TASK_NAME
+from gl_deep_research.dispatch.queue import (
+    CLEANUP_TASK_NAME,
+    RESEARCH_TASK_NAME,
+    SEND_WEBHOOKS_TASK_NAME,
+)
 from gl_deep_research.settings import Settings, load_settings
+from gl_deep_research.worker.schedule import beat_schedule
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +54,9 @@ def create_celery_app(settings: Settings) -> Celery:
         task_serializer="json",
         accept_content=["json"],
         database_table_names={"task": "celery_taskmeta", "group": "celery_groupmeta"},
+        beat_schedule=beat_schedule(settings),
+        beat_schedule_filename=str(settings.gldr_data_dir / "celerybeat-schedule"),
+        timezone="UTC",
     )
     return celery
 
@@ -66,6 +74,40 @@ def research(self: Any, task_id: str) -> str | None:
     except SoftTimeLimitExceeded:
         logger.error("Task %s exceeded the Celery soft time limit", task_id)
         raise
+
+
+@app.task(name=SEND_WEBHOOKS_TASK_NAME, ignore_result=True)
+def send_webhooks() -> None:
+    """Send every due webhook delivery; beat runs it every few seconds for retries."""
+    from gl_deep_research.worker.process import worker_runtime
+
+    worker_runtime().webhook_sender.send_due()
+
+
+@app.task(name=CLEANUP_TASK_NAME)
+def cleanup_tables() -> dict[str, int]:
+    """Delete finished rows older than TABLE_CLEANUP_RETENTION_DAYS, in batches."""
+    from gl_deep_research.tasks.cleanup import cleanup_tables as run_cleanup
+    from gl_deep_research.worker.process import worker_runtime
+
+    runtime = worker_runtime()
+    return run_cleanup(runtime.database, runtime.settings.table_cleanup_retention_days)
+
+
+@signals.worker_init.connect
+def _start_worker_services(**_: Any) -> None:
+    from gl_deep_research.sentry import init_sentry
+    from gl_deep_research.worker.metrics_server import start_metrics_server
+
+    settings = load_settings()
+    init_sentry(settings, role="worker")
+    start_metrics_server(settings)
+
+
+@signals.beat_init.connect
+def _create_schedule_folder(**_: Any) -> None:
+    # Beat keeps its last-run times in a file under GLDR_DATA_DIR.
+    load_settings().gldr_data_dir.mkdir(parents=True, exist_ok=True)
 
 
 @signals.worker_process_init.connect

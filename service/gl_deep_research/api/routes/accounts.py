@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Body
+from fastapi import Body
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from gl_deep_research.api.deps import MasterDep, RuntimeDep
+from gl_deep_research.api.routing import SlashTolerantRouter
 from gl_deep_research.auth.accounts import AccountService, CreatedAccount, account_summary
 from gl_deep_research.tasks.body import iso
 
-router = APIRouter(prefix="/v1/accounts", tags=["accounts"])
+router = SlashTolerantRouter(prefix="/v1/accounts", tags=["accounts"])
 
 
 class AccountCreate(BaseModel):

@@ -4,18 +4,27 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Request
+from fastapi import Header, Query, Request
 from fastapi.responses import JSONResponse
 from sse_starlette import EventSourceResponse
 from starlette.concurrency import run_in_threadpool
 
 from gl_deep_research.api.deps import CallerDep, RuntimeDep
 from gl_deep_research.api.fields import body_schema, read_fields
-from gl_deep_research.api.schemas import TaskAccepted, TaskBody
-from gl_deep_research.api.streaming import open_event_stream
+from gl_deep_research.api.routing import SlashTolerantRouter
+from gl_deep_research.api.schemas import TaskAccepted, TaskBody, TaskPage
+from gl_deep_research.api.streaming import (
+    check_event_store,
+    event_stream_response,
+    validate_last_event_id,
+)
+from gl_deep_research.db.models import Task
 from gl_deep_research.tasks.body import iso, task_body
+from gl_deep_research.tasks.cancel import cancel_task as revoke_task
+from gl_deep_research.tasks.listing import MAX_PAGE_SIZE, list_tasks
+from gl_deep_research.tasks.stream import follow_task_events
 
-router = APIRouter(prefix="/v1/tasks", tags=["tasks"])
+router = SlashTolerantRouter(prefix="/v1/tasks", tags=["tasks"])
 
 TASK_FIELDS = {
     "query": {"type": "string", "description": "The research question", "maxLength": 20000},
@@ -39,6 +48,7 @@ AUTH_ERRORS: dict[int | str, dict[str, Any]] = {401: {"description": "Missing or
         404: {"description": "Unknown profile"},
         413: {"description": "Body over 1 MiB"},
         415: {"description": "Unsupported content type"},
+        429: {"description": "The account has ACCOUNT_MAX_ACTIVE_TASKS unfinished tasks"},
     },
     summary="Submit a research task",
 )
@@ -67,6 +77,40 @@ async def create_task(
 
 
 @router.get(
+    "",
+    response_model=TaskPage,
+    responses={**AUTH_ERRORS, 400: {"description": "Invalid status, limit or cursor"}},
+    summary="List the caller's tasks, newest first",
+)
+def get_tasks(
+    runtime: RuntimeDep,
+    caller: CallerDep,
+    status: Annotated[str | None, Query(description="Only tasks with this status")] = None,
+    limit: Annotated[
+        int | None, Query(description=f"Page size, 1 to {MAX_PAGE_SIZE} (default 20)")
+    ] = None,
+    cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page")] = None,
+) -> dict[str, Any]:
+    page = list_tasks(runtime.database, caller, status, limit, cursor)
+    return {"tasks": [task_body(task) for task in page.tasks], "next_cursor": page.next_cursor}
+
+
+@router.post(
+    "/{task_id}/cancel",
+    response_model=TaskBody,
+    responses={
+        **AUTH_ERRORS,
+        404: {"description": "Unknown task or another account's"},
+        409: {"description": "The task already finished with SUCCESS or FAILURE"},
+    },
+    summary="Cancel a pending or running task (REVOKED); repeating it changes nothing",
+)
+def cancel_task(task_id: str, runtime: RuntimeDep, caller: CallerDep) -> dict[str, Any]:
+    task = revoke_task(runtime.database, runtime.dispatcher, runtime.publisher, caller, task_id)
+    return task_body(task)
+
+
+@router.get(
     "/{task_id}",
     response_model=TaskBody,
     responses={**AUTH_ERRORS, 404: {"description": "Unknown task or another account's"}},
@@ -81,6 +125,7 @@ def get_task(task_id: str, runtime: RuntimeDep, caller: CallerDep) -> dict[str, 
     responses={
         **AUTH_ERRORS,
         200: {"content": {"text/event-stream": {}}, "description": "Server-Sent Events"},
+        400: {"description": "Malformed Last-Event-ID"},
         404: {"description": "Unknown task or another account's"},
         503: {"description": "The event store (Redis) is unavailable"},
     },
@@ -88,10 +133,21 @@ def get_task(task_id: str, runtime: RuntimeDep, caller: CallerDep) -> dict[str, 
 )
 async def stream_task(
     task_id: str,
-    request: Request,
     runtime: RuntimeDep,
     caller: CallerDep,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
 ) -> EventSourceResponse:
+    after = validate_last_event_id(last_event_id)
     task = await run_in_threadpool(runtime.tasks.get_task, caller, task_id)
-    return await open_event_stream(runtime, caller, task, request, last_event_id)
+    found_id = str(task.id)
+    await check_event_store(runtime, f"task {found_id}", f"/v1/tasks/{found_id}")
+
+    async def load_task() -> Task:
+        # A short session per check, so a waiting stream holds no pooled connection.
+        return await run_in_threadpool(runtime.tasks.get_task, caller, found_id)
+
+    return event_stream_response(
+        runtime,
+        f"task {found_id}",
+        lambda: follow_task_events(runtime.events, found_id, load_task, after),
+    )

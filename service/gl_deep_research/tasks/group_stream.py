@@ -1,0 +1,86 @@
+"""Follow a task group's events: every member's events merged, then one closing `done`.
+
+Workers append each member event to the group's own stream
+(`group:<taskgroup_id>`) as well, so one reader sees all members in order.
+The follower ends once every member has finished: at once when each
+member's `done` arrived, otherwise after a short wait, building the missing
+members' closing events from their stored rows. The last message is a group
+`done` whose `task_id` is null and whose data carries the group status.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from gl_deep_research.events.publisher import group_stream_key
+from gl_deep_research.events.store import EventStore, StoredEvent, build_payload, parse_entry_id
+from gl_deep_research.tasks import status
+from gl_deep_research.tasks.group_status import compute_group_status
+from gl_deep_research.tasks.groups import GroupView
+from gl_deep_research.tasks.stream import READ_WINDOW_MS, TRAILING_EVENT_WINDOWS, events_from_row
+
+
+async def _done_before(store: EventStore, key: str, after: str) -> set[str]:
+    """Return the members whose `done` is at or before `after`, for a resumed stream."""
+    limit = parse_entry_id(after) or (0, 0)
+    seen: set[str] = set()
+    cursor = "0-0"
+    while True:
+        events = await store.read(key, cursor, block_ms=0)
+        for event in events:
+            if (parse_entry_id(event.id) or (0, 0)) > limit:
+                return seen
+            cursor = event.id
+            if event.type == "done" and event.payload.get("task_id"):
+                seen.add(str(event.payload["task_id"]))
+        if not events:
+            return seen
+
+
+def _group_done(group_id: str, cursor: str, group_status: str) -> StoredEvent:
+    milliseconds, sequence = parse_entry_id(cursor) or (0, 0)
+    return StoredEvent(
+        id=f"{milliseconds}-{sequence + 1}",
+        type="done",
+        payload=build_payload(None, group_id, "done", {"status": group_status}),
+    )
+
+
+async def follow_group_events(
+    store: EventStore,
+    group_id: str,
+    load_group: Callable[[], Awaitable[GroupView]],
+    after: str | None = None,
+    read_window_ms: int = READ_WINDOW_MS,
+) -> AsyncIterator[StoredEvent]:
+    key = group_stream_key(group_id)
+    cursor = after or "0-0"
+    done_seen = await _done_before(store, key, after) if after else set()
+    idle_finished_windows = 0
+    while True:
+        events = await store.read(key, cursor, block_ms=read_window_ms)
+        for event in events:
+            cursor = event.id
+            if event.type == "done" and event.payload.get("task_id"):
+                done_seen.add(str(event.payload["task_id"]))
+            yield event
+        if events:
+            idle_finished_windows = 0
+            if not any(event.type == "done" for event in events):
+                continue
+
+        view = await load_group()
+        members = view.members
+        if not members or any(task.status not in status.FINAL for task in members):
+            continue
+        missing = [task for task in members if str(task.id) not in done_seen]
+        if missing:
+            if not events:
+                idle_finished_windows += 1
+            if idle_finished_windows < TRAILING_EVENT_WINDOWS:
+                continue
+            for task in missing:
+                for event in events_from_row(task):
+                    yield event
+        yield _group_done(group_id, cursor, compute_group_status(t.status for t in members))
+        return

@@ -1,0 +1,187 @@
+"""Signatures, the SSRF guard and the sender's redirect handling, without services."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+from typing import Any, cast
+
+import httpx
+import pytest
+
+from gl_deep_research.settings import Settings
+from gl_deep_research.webhooks import InvalidSignature, sign, verify_signature
+from gl_deep_research.webhooks.guard import TargetGuard, UnsafeTarget, forbidden_reason
+from gl_deep_research.webhooks.secrets import SecretBox
+from gl_deep_research.webhooks.sender import MAX_BACKOFF_SECONDS, WebhookSender, backoff_seconds
+
+pytestmark = pytest.mark.unit
+
+SECRET = "whsec-test"
+BODY = b'{"task_id":"t1","status":"SUCCESS"}'
+
+
+def test_signature_matches_contract_format() -> None:
+    header = sign(SECRET, BODY, timestamp=1_700_000_000)
+    expected = hmac.new(SECRET.encode(), b"1700000000." + BODY, hashlib.sha256).hexdigest()
+    assert header == f"t=1700000000,v1={expected}"
+
+
+def test_verify_accepts_fresh_signature() -> None:
+    header = sign(SECRET, BODY, timestamp=1_700_000_000)
+    assert verify_signature(SECRET, BODY, header, now=1_700_000_100) == 1_700_000_000
+
+
+@pytest.mark.parametrize(
+    ("secret", "body", "now", "message"),
+    [
+        ("other-secret", BODY, 1_700_000_000, "does not match"),
+        (SECRET, BODY + b" ", 1_700_000_000, "does not match"),
+        (SECRET, BODY, 1_700_000_301, "more than the tolerance of 300 s"),
+        (SECRET, BODY, 1_699_999_699, "more than the tolerance of 300 s"),
+    ],
+    ids=["wrong-secret", "changed-body", "stale", "future"],
+)
+def test_verify_rejects(secret: str, body: bytes, now: float, message: str) -> None:
+    header = sign(SECRET, BODY, timestamp=1_700_000_000)
+    with pytest.raises(InvalidSignature, match=message):
+        verify_signature(secret, body, header, now=now)
+
+
+@pytest.mark.parametrize("header", [None, "", "v1=abc", "t=abc,v1=def", "t=1700000000"])
+def test_verify_rejects_malformed_header(header: str | None) -> None:
+    with pytest.raises(InvalidSignature):
+        verify_signature(SECRET, BODY, header, now=1_700_000_000)
+
+
+@pytest.mark.parametrize(
+    ("address", "reason"),
+    [
+        ("127.0.0.1", "a loopback address"),
+        ("::1", "a loopback address"),
+        ("::ffff:127.0.0.1", "a loopback address"),
+        ("10.1.2.3", "a private address"),
+        ("172.16.0.1", "a private address"),
+        ("192.168.1.1", "a private address"),
+        ("fc00::1", "a private address"),
+        ("169.254.10.10", "a link-local address"),
+        ("fe80::1", "a link-local address"),
+        ("169.254.169.254", "a cloud metadata address"),
+        ("224.0.0.1", "a multicast address"),
+        ("0.0.0.0", "an unspecified address"),
+        ("240.0.0.1", "a reserved address"),
+        ("100.64.0.1", "a shared (carrier NAT) address"),
+    ],
+)
+def test_guard_rejects_address(address: str, reason: str) -> None:
+    assert forbidden_reason(ipaddress.ip_address(address), allow_private=False) == reason
+
+
+def test_guard_allows_public_address() -> None:
+    assert forbidden_reason(ipaddress.ip_address("93.184.216.34"), allow_private=False) is None
+
+
+def test_allow_private_still_rejects_metadata() -> None:
+    assert forbidden_reason(ipaddress.ip_address("127.0.0.1"), allow_private=True) is None
+    metadata = ipaddress.ip_address("169.254.169.254")
+    assert forbidden_reason(metadata, allow_private=True) == "a cloud metadata address"
+
+
+def test_guard_resolves_hostnames() -> None:
+    # `localhost` resolves through the system resolver to loopback only.
+    with pytest.raises(UnsafeTarget, match="a loopback address"):
+        TargetGuard(allow_private=False).check_url("http://localhost:9/hook")
+
+
+def test_guard_rejects_when_any_address_is_private() -> None:
+    guard = TargetGuard(
+        allow_private=False, resolver=lambda host, port: ["93.184.216.34", "10.0.0.5"]
+    )
+    with pytest.raises(UnsafeTarget, match=r"resolves to 10\.0\.0\.5, a private address"):
+        guard.check_url("https://mixed.example/hook")
+
+
+@pytest.mark.parametrize("url", ["ftp://host/x", "http:///nohost", "http://host:99999/"])
+def test_guard_rejects_malformed_urls(url: str) -> None:
+    with pytest.raises(UnsafeTarget):
+        TargetGuard(allow_private=True).check_url(url)
+
+
+def test_backoff_doubles_with_jitter() -> None:
+    for attempt, ceiling in ((1, 2.0), (2, 4.0), (3, 8.0)):
+        for _ in range(50):
+            delay = backoff_seconds(attempt, base_seconds=2.0)
+            assert ceiling / 2 <= delay <= ceiling
+    assert backoff_seconds(40, base_seconds=2.0) <= MAX_BACKOFF_SECONDS
+
+
+PUBLIC_RESOLVER = {"hooks.example": ["93.184.216.34"]}
+
+
+def make_sender(handler: object) -> tuple[WebhookSender, list[httpx.Request]]:
+    """A sender whose HTTP client records requests instead of connecting anywhere."""
+    seen: list[httpx.Request] = []
+
+    def record(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return handler(request)  # type: ignore[operator,no-any-return]
+
+    guard = TargetGuard(allow_private=False, resolver=lambda host, port: PUBLIC_RESOLVER[host])
+    sender = WebhookSender(
+        Settings(),
+        database=cast(Any, None),
+        secrets=SecretBox(None),
+        guard=guard,
+        transport=httpx.MockTransport(record),
+    )
+    return sender, seen
+
+
+@pytest.mark.parametrize(
+    "url", ["http://10.0.0.1/hook", "http://[::1]/hook", "http://169.254.169.254/latest"]
+)
+def test_sender_rejects_before_connecting(url: str) -> None:
+    sender, seen = make_sender(lambda request: httpx.Response(200))
+    result = sender._post(url, b"{}", {})
+    assert result.error is not None
+    assert result.error.startswith("Rejected target: ")
+    assert result.delivered is False
+    assert seen == []
+
+
+def test_sender_checks_every_redirect() -> None:
+    def redirect(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(307, headers={"Location": "http://10.0.0.7/steal"})
+
+    sender, seen = make_sender(redirect)
+    result = sender._post("https://hooks.example/a", b"{}", {})
+    assert [str(request.url) for request in seen] == ["https://hooks.example/a"]
+    assert result.url == "http://10.0.0.7/steal"
+    assert result.error is not None
+    assert "10.0.0.7, a private address" in result.error
+
+
+def test_sender_follows_at_most_five_redirects() -> None:
+    def loop(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(302, headers={"Location": "/again"})
+
+    sender, seen = make_sender(loop)
+    result = sender._post("https://hooks.example/start", b"{}", {})
+    assert len(seen) == 6
+    assert result.error == "More than 5 redirects."
+
+
+def test_sender_reposts_body_after_redirect() -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/old":
+            return httpx.Response(308, headers={"Location": "/new"})
+        return httpx.Response(204)
+
+    sender, seen = make_sender(answer)
+    result = sender._post("https://hooks.example/old", b'{"a":1}', {"X-Webhook-Id": "d1"})
+    assert result.delivered is True
+    assert result.status_code == 204
+    assert [request.method for request in seen] == ["POST", "POST"]
+    assert seen[1].content == b'{"a":1}'
+    assert seen[1].headers["x-webhook-id"] == "d1"
