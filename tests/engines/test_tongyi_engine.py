@@ -31,6 +31,7 @@ from gl_deep_research.engines.base import ResearchCancelled, ResearchError, Rese
 from gl_deep_research.engines.registry import create_engine
 from gl_deep_research.engines.search import PageFetcher
 from gl_deep_research.engines.tongyi import TongyiEngine, llm
+from gl_deep_research.profiles.params import InvalidProfile, validate_params
 from gl_deep_research.settings import Settings
 
 pytestmark = pytest.mark.unit
@@ -421,3 +422,45 @@ def test_registry_creates_engine(settings: Settings) -> None:
 
     assert isinstance(engine, TongyiEngine)
     assert engine.provider == "tongyi"
+
+
+def test_search_failure_sent_to_model(world: World) -> None:
+    failing = Reply.json({"error": "engine crashed"}, status=500)
+    with LoopbackServer(lambda request: failing) as broken:
+        settings = world.settings.model_copy(update={"searxng_url": broken.url})
+        report, script, _recorder = world.run(
+            "endless_search_answers_when_forced", {"max_depth": 1}, settings=settings
+        )
+
+    output = tool_messages(script.bodies[1])[0]
+    assert output.startswith("Search for 'what causes tides' failed: Search provider 'searxng'")
+    assert "HTTP 500" in output
+    assert report.markdown.startswith("The Moon's gravity is the main cause of tides.")
+    assert report.sources == []
+    assert report.usage.search_calls == 1
+
+
+def test_fetch_of_metadata_address_blocked(world: World) -> None:
+    script = ChatScript(load_scenario("fetch_metadata_address"))
+    with LoopbackServer(script) as chat:
+        settings = world.settings.model_copy(update={"tongyi_base_url": chat.url + "/v1"})
+        report = TongyiEngine(settings).run(
+            QUESTION, {"search_provider": "searxng"}, Recorder(), never_cancelled
+        )
+
+    output = tool_messages(script.bodies[1])[0]
+    assert "non-public address 169.254.169.254" in output
+    assert report.usage.page_fetches == 1
+    assert report.sources == []
+
+
+def test_params_validated_at_write() -> None:
+    params = validate_params("tongyi", {"tool_format": "text"})
+
+    assert params["tool_format"] == "text"
+    assert params["results_per_search"] == 5
+    assert params["max_page_chars"] == 8000
+    for bad in ({"tool_format": "xml"}, {"results_per_search": 11}, {"max_depth": 0}):
+        with pytest.raises(InvalidProfile) as caught:
+            validate_params("tongyi", bad)
+        assert caught.value.field == "params." + next(iter(bad))

@@ -67,7 +67,7 @@ class TongyiParams(_Params):
     search_provider: Literal["smartsearch", "searxng", "tavily", "local"] = "local"
     collections: list[CollectionName] = Field(default_factory=lambda: ["wikipedia"], min_length=1)
     tool_format: Literal["native", "text"] = "native"
-    results_per_search: int = Field(default=5, ge=1, le=20)
+    results_per_search: int = Field(default=5, ge=1, le=10)
     max_page_chars: int = Field(default=8000, ge=500, le=100_000)
 
 

@@ -1,4 +1,9 @@
-"""Tavily web search: `POST https://api.tavily.com/search` with a bearer API key."""
+"""Tavily web search: `POST https://api.tavily.com/search` with a bearer API key.
+
+Request and response fields follow the API reference at
+https://docs.tavily.com/api-reference/endpoint/search, which allows
+`max_results` below 20.
+"""
 
 from __future__ import annotations
 
