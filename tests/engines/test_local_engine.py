@@ -67,12 +67,18 @@ def test_every_sentence_cited(oil_run: tuple[ResearchReport, Recorder]) -> None:
         assert "".join(pieces) == paragraph
 
 
-def test_sentences_copied_from_cited_passage(oil_run: tuple[ResearchReport, Recorder]) -> None:
-    report, _ = oil_run
+@pytest.mark.parametrize(
+    ("question", "min_sentences"),
+    [(OIL_QUESTION, 2), ("Compare the Panama Canal and the Suez Canal.", 5)],
+)
+def test_sentences_copied_from_cited_passage(
+    wiki_settings: Settings, wiki_index: CollectionIndex, question: str, min_sentences: int
+) -> None:
+    report, _ = run(wiki_settings, question)
     sources = {source.id: source for source in report.sources}
     sentences = body_sentences(report.markdown)
 
-    assert len(sentences) >= 5
+    assert len(sentences) >= min_sentences
     for sentence in sentences:
         text, number = re.fullmatch(r"(.+) \[(\d+)\]", sentence.strip()).groups()  # type: ignore[union-attr]
         snippet = " ".join(sources[int(number)].snippet.split())
@@ -126,11 +132,7 @@ def test_events_in_order(oil_run: tuple[ResearchReport, Recorder]) -> None:
     percents = [data["percent"] for data in recorder.of("progress")]
 
     assert kinds[0] == "progress"
-    assert recorder.of("thinking")[0]["sub_queries"] == [
-        "1973 oil crisis",
-        "world economy",
-        "affect",
-    ]
+    assert recorder.of("thinking")[0]["sub_queries"] == ["1973 oil crisis", "economy"]
     assert recorder.of("activity")[0]["query"] == OIL_QUESTION
     assert percents == sorted(percents)
     assert percents[-1] == 100

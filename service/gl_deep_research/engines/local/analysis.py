@@ -8,6 +8,7 @@ match when the writer scores a sentence.
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 from collections.abc import Sequence
@@ -29,6 +30,92 @@ STOPWORDS = (
     "would",
     "could",
 )
+
+# Words that frame a question or describe any subject ("What caused ...",
+# "how did it affect the world", "the role of ..."): they match sentences on
+# every topic, so retrieval and the writer weigh them at GENERIC_WEIGHT of
+# their IDF and never accept a sentence that matches only them. "world"
+# is here because questions use it for "everywhere"; inside a name such as
+# "World War II" the other words of the name carry the match.
+GENERIC_WORDS = (
+    "affect",
+    "aim",
+    "aspect",
+    "begin",
+    "began",
+    "begun",
+    "big",
+    "case",
+    "cause",
+    "caused",
+    "causes",
+    "change",
+    "changed",
+    "characteristic",
+    "compare",
+    "consequence",
+    "contribute",
+    "contribution",
+    "develop",
+    "developed",
+    "development",
+    "differ",
+    "difference",
+    "different",
+    "do",
+    "does",
+    "effect",
+    "effects",
+    "event",
+    "example",
+    "factor",
+    "famous",
+    "feature",
+    "function",
+    "general",
+    "goal",
+    "happen",
+    "happened",
+    "high",
+    "history",
+    "impact",
+    "importance",
+    "important",
+    "influence",
+    "kind",
+    "large",
+    "lead",
+    "led",
+    "long",
+    "main",
+    "major",
+    "many",
+    "mean",
+    "meaning",
+    "much",
+    "occur",
+    "occurred",
+    "old",
+    "outcome",
+    "overview",
+    "purpose",
+    "reason",
+    "result",
+    "role",
+    "significance",
+    "significant",
+    "similar",
+    "similarity",
+    "start",
+    "started",
+    "summary",
+    "type",
+    "use",
+    "used",
+    "way",
+    "world",
+)
+GENERIC_WEIGHT = 0.1
 
 _local = threading.local()
 
@@ -53,6 +140,17 @@ def terms(text: str) -> list[str]:
         [text], stopwords=STOPWORDS, stemmer=_stemmer(), return_ids=False, show_progress=False
     )
     return [term for term in tokenized[0] if term]
+
+
+@functools.cache
+def generic_terms() -> frozenset[str]:
+    """Return the stemmed terms of GENERIC_WORDS."""
+    return frozenset(term for word in GENERIC_WORDS for term in terms(word))
+
+
+def term_weight(term: str, idf: float) -> float:
+    """Return the weight of a stemmed query term whose inverse document frequency is `idf`."""
+    return idf * GENERIC_WEIGHT if term in generic_terms() else idf
 
 
 def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:

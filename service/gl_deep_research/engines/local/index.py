@@ -22,6 +22,7 @@ import shutil
 import threading
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,13 +65,42 @@ class CollectionIndex:
     retriever: bm25s.BM25
     doc_freq: npt.NDArray[np.int64]
 
-    def scores(self, query_terms: list[str]) -> FloatArray:
-        """Return the BM25 score of every passage for the stemmed `query_terms`."""
-        ids = self.retriever.get_tokens_ids([term for term in query_terms if term])
-        if not ids:
+    def scores(
+        self,
+        query_terms: list[str],
+        weights: Mapping[str, float] | None = None,
+        coordination: float = 0.0,
+    ) -> FloatArray:
+        """Return the BM25 score of every passage for the stemmed `query_terms`.
+
+        With `weights`, each term's BM25 contribution is multiplied by its
+        weight (1.0 for a term that `weights` lacks). With `coordination`
+        above 0, each passage's score is also multiplied by the share of the
+        distinct query terms' weight that it contains, raised to that power.
+        """
+        known = [term for term in query_terms if term in self.retriever.vocab_dict]
+        if not known:
             return np.zeros(len(self.passages), dtype=np.float32)
-        scores: FloatArray = self.retriever.get_scores_from_ids(ids)
-        return scores
+        if weights is None and coordination <= 0.0:
+            ids = [self.retriever.vocab_dict[term] for term in known]
+            scores: FloatArray = self.retriever.get_scores_from_ids(ids)
+            return scores
+        weight_of = weights or {}
+        total = np.zeros(len(self.passages), dtype=np.float32)
+        matched = np.zeros(len(self.passages), dtype=np.float32)
+        for term in known:
+            weight = np.float32(weight_of.get(term, 1.0))
+            term_scores = self.retriever.get_scores_from_ids([self.retriever.vocab_dict[term]])
+            total += weight * term_scores
+        for term in set(known):
+            weight = np.float32(weight_of.get(term, 1.0))
+            term_scores = self.retriever.get_scores_from_ids([self.retriever.vocab_dict[term]])
+            matched += weight * (term_scores > 0)
+        if coordination > 0.0:
+            # Terms missing from the vocabulary count as unmatched.
+            query_weight = sum(weight_of.get(term, 1.0) for term in set(query_terms) if term)
+            total *= (matched / np.float32(query_weight)) ** np.float32(coordination)
+        return total
 
     def idf(self, term: str) -> float:
         """Return the BM25 (Lucene) inverse document frequency of a stemmed term.

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import yake
 
-from gl_deep_research.engines.local.analysis import STOPWORDS, terms
+from gl_deep_research.engines.local.analysis import STOPWORDS, generic_terms, terms
 
 # YAKE returns near-duplicates such as "oil crisis" and "the oil crisis";
 # dedup_lim is the similarity above which it keeps only the better one.
@@ -54,11 +54,15 @@ def plan_queries(question: str, max_sub_queries: int) -> Plan:
     for keyphrase in keyphrases:
         if _cut_phrase(keyphrase):
             continue
-        phrase = _with_adjacent_numbers(question, keyphrase)
+        trimmed = _trim_phrase(keyphrase)
+        if not trimmed:
+            continue
+        phrase = _with_adjacent_numbers(question, trimmed)
         phrase_terms = set(terms(phrase))
         # A phrase of only stop words, one whose terms are all covered by
-        # better phrases, or one equal to the question would repeat a search.
-        if not phrase_terms or phrase_terms <= covered:
+        # better phrases, or one equal to the question would repeat a search,
+        # and one of only generic words ("affect") names no subject.
+        if not phrase_terms or phrase_terms <= covered or phrase_terms <= generic_terms():
             continue
         if phrase_terms == question_terms:
             covered |= phrase_terms
@@ -87,11 +91,13 @@ def _with_adjacent_numbers(question: str, phrase: str) -> str:
 def follow_up_query(passage_texts: list[str], known_terms: set[str], max_phrases: int = 3) -> str:
     """Build a follow-up query from the keyphrases of the best passages found so far.
 
-    Searching for what the first passages talk about ("Organization of Arab
-    Petroleum Exporting Countries" in the article on the 1973 oil crisis)
-    reaches related documents that share no words with the question. Only
-    keyphrases that add a term beyond `known_terms` are used; the result is
-    empty when there are none.
+    Searching for what the first passages talk about ("Yom Kippur War" in
+    the article on the 1973 oil crisis) reaches related documents that share
+    no words with the question. Only keyphrases that add a term beyond
+    `known_terms` are used, and none that shares a term with a phrase already
+    chosen, because YAKE cuts long names into overlapping pieces ("Arab
+    Petroleum Exporting", "Petroleum Exporting Countries"). The result is
+    empty when no keyphrase qualifies.
     """
     text = "\n\n".join(passage_texts)
     if not text.strip():
@@ -101,15 +107,47 @@ def follow_up_query(passage_texts: list[str], known_terms: set[str], max_phrases
     )
     phrases: list[str] = []
     covered = set(known_terms)
+    chosen: set[str] = set()
     for phrase, _score in extractor.extract_keywords(text):
         phrase_terms = set(terms(phrase))
         if _cut_phrase(phrase) or not phrase_terms or phrase_terms <= covered:
             continue
+        if phrase_terms & chosen or phrase_terms <= generic_terms():
+            continue
         phrases.append(phrase)
         covered |= phrase_terms
+        chosen |= phrase_terms
         if len(phrases) == max_phrases:
             break
     return "; ".join(phrases)
+
+
+def _trim_phrase(phrase: str) -> str:
+    """Strip the words at either end of a keyphrase that name no subject.
+
+    YAKE joins a name with the verb next to it ("Magna Carta sealed",
+    "bacterium caused", "Compare the Panama"). Stop words and generic words
+    are stripped from both ends, and so are lowercase words next to a
+    capitalised name or lowercase past participles. The result is empty
+    when nothing is left.
+    """
+    words = phrase.split()
+    has_name = any(word[:1].isupper() for word in words)
+
+    def weak(word: str) -> bool:
+        lowered = word.lower()
+        if lowered in STOPWORDS:
+            return True
+        # A capitalised word belongs to a name ("World War", "General Motors").
+        if not word[:1].islower():
+            return False
+        return has_name or lowered.endswith("ed") or set(terms(lowered)) <= generic_terms()
+
+    while words and weak(words[0]):
+        words.pop(0)
+    while words and weak(words[-1]):
+        words.pop()
+    return " ".join(words)
 
 
 def _cut_phrase(phrase: str) -> bool:

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from gl_deep_research.engines.local.analysis import terms
+from gl_deep_research.engines.local.analysis import GENERIC_WEIGHT, generic_terms, terms
 from gl_deep_research.engines.local.chunking import Passage
 from gl_deep_research.engines.local.index import CollectionIndex, load_index
 from gl_deep_research.settings import Settings
@@ -23,6 +23,11 @@ from gl_deep_research.settings import Settings
 # of Cormack, Clarke and Buettcher (SIGIR 2009), which damps the influence of
 # the very first ranks.
 RRF_K = 60
+# BM25 adds up the scores of the terms a passage contains, so a passage that
+# repeats "oil" can outrank one about the "1973 oil crisis". Scores are
+# multiplied by (matched share of the query's term weight) ** this power, a
+# stronger form of the coordination factor of Lucene's classic similarity.
+COORDINATION_POWER = 2.0
 
 
 @dataclass(frozen=True)
@@ -73,10 +78,14 @@ class SearchResult:
 def search(index: CollectionIndex, query: str, k: int, min_score: float = 0.0) -> list[Hit]:
     """Return up to `k` passages of `index` that score above `min_score` for `query`.
 
-    A passage that shares no term with the query scores 0 and is never
-    returned, whatever `min_score` is.
+    Generic terms of the query ("caused", "affect") count GENERIC_WEIGHT of
+    their BM25 score, so that they only break ties between passages on the
+    subject, and a passage that contains only part of the query's terms has
+    its score scaled down (see `CollectionIndex.scores`). A passage that
+    shares no term with the query scores 0 and is never returned, whatever
+    `min_score` is.
     """
-    scores = index.scores(terms(query))
+    scores = index.scores(*_query_weights(query), coordination=COORDINATION_POWER)
     if k <= 0 or not scores.size:
         return []
     count = min(k, scores.size)
@@ -88,6 +97,13 @@ def search(index: CollectionIndex, query: str, k: int, min_score: float = 0.0) -
         for i in top
         if scores[i] > threshold
     ]
+
+
+def _query_weights(query: str) -> tuple[list[str], dict[str, float]]:
+    query_terms = terms(query)
+    generic = generic_terms()
+    weights = {term: GENERIC_WEIGHT if term in generic else 1.0 for term in query_terms}
+    return query_terms, weights
 
 
 def reciprocal_rank_fusion(

@@ -4,9 +4,11 @@ Every sentence of the report is copied from a retrieved passage (only
 whitespace is collapsed to single spaces) and followed by `[n]`, where `n`
 numbers that passage in the Sources list. Sentences are chosen by how much
 of the question's, or the section's sub-query's, IDF-weighted terms they
-contain. A sentence that shares no term with its query is never used, and
-when no sentence qualifies the report states that the evidence is
-insufficient and cites nothing.
+contain, with generic words ("caused", "affect") weighing GENERIC_WEIGHT of
+their IDF. A sentence must itself contain a content term (a term that is
+not generic) of its query, so it is never used for matching only "causes"
+or only the title of its article. When no sentence qualifies the report
+states that the evidence is insufficient and cites nothing.
 """
 
 from __future__ import annotations
@@ -16,12 +18,17 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from gl_deep_research.engines.base import Source
-from gl_deep_research.engines.local.analysis import sentence_spans, terms
+from gl_deep_research.engines.local.analysis import (
+    generic_terms,
+    sentence_spans,
+    term_weight,
+    terms,
+)
 from gl_deep_research.engines.local.planner import Plan
 from gl_deep_research.engines.local.retrieval import RankedHit
 
 SUMMARY_SENTENCES = 3
-# The summary quotes only the best-ranked passages.
+# The summary quotes only the passages with the best fused scores.
 SUMMARY_PASSAGES = 5
 # Share of the query's IDF-weighted terms that a sentence and its passage's
 # title must contain together. A section's sub-query is short, so it must be
@@ -30,6 +37,10 @@ SUMMARY_PASSAGES = 5
 # the question, so that a sub-query such as "affect" cannot pull in sentences
 # about anything that affects anything.
 SUMMARY_COVERAGE = 0.25
+# A summary sentence and its title must contain this many distinct content
+# terms of the question (or all, if it has fewer), so that "crisis" alone
+# cannot bring the Cuban Missile Crisis into a summary on the 1973 oil crisis.
+SUMMARY_CONTENT_TERMS = 2
 SECTION_COVERAGE = 0.5
 QUESTION_COVERAGE = 0.2
 # Sentences whose stemmed terms overlap this much (Jaccard) with a sentence
@@ -44,8 +55,15 @@ TITLE_WEIGHT = 0.5
 # Bonus for the first sentence of a document, which in encyclopedic text
 # usually defines the subject.
 LEAD_BONUS = 0.15
-# Bonus that favours passages ranked higher by retrieval: LEAD_BONUS / (1 + rank).
+# Bonus that favours passages ranked higher by retrieval: RANK_BONUS / (1 + rank).
 RANK_BONUS = 0.2
+# Two different stems match at PREFIX_MATCH of a term's weight when the
+# shorter, of at least PREFIX_MIN_CHARS characters, starts the longer: the
+# Snowball stemmer keeps "economi" (economy) apart from "econom" (economic).
+PREFIX_MATCH = 0.5
+PREFIX_MIN_CHARS = 6
+# Most headings of follow-up sections name this many subjects.
+MAX_HEADING_SUBJECTS = 2
 
 _CITATION_LIKE = re.compile(r"\[\d+\]")
 _MARKDOWN_BLOCK_START = ("#", ">", "|", "-", "*", "+", "```", "=")
@@ -78,24 +96,66 @@ class _Criteria:
     """What a sentence must match to be quoted for one part of the report.
 
     A query is a list of phrases, because a follow-up query joins several
-    keyphrases of which a sentence is expected to match one.
+    keyphrases of which a sentence is expected to match one. With
+    `whole_phrases`, the sentence or its title must contain the last content
+    term of the phrase, which is the head of an English noun phrase, and a
+    sentence whose title names only part of the phrase must contain every
+    content term itself. A follow-up phrase names one subject ("Yom Kippur
+    War"), and the article "Yom Kippur" is about something else. The
+    sentence must also name its article's subject or a term of the question,
+    because the section is headed by the article titles.
     """
 
     phrases: list[dict[str, float]]
     min_coverage: float
     context: dict[str, float]
     min_context_coverage: float = 0.0
+    whole_phrases: bool = False
+    # Distinct content terms of the phrase that the sentence and its title
+    # must contain together, at most all of the phrase's content terms.
+    min_content_terms: int = 1
+    # When not empty, the sentence or its title must contain one of these.
+    required_terms: frozenset[str] = frozenset()
 
     def coverage(self, sentence_terms: frozenset[str]) -> float:
         return max((_coverage(sentence_terms, phrase) for phrase in self.phrases), default=0.0)
 
+    def matched_phrase(self, sentence: Sentence) -> int | None:
+        """Return the number of the best phrase that `sentence` qualifies for, if any."""
+        with_title = sentence.terms | sentence.title_terms
+        if self.required_terms and not self.required_terms & with_title:
+            return None
+        best: tuple[float, int] | None = None
+        for number, phrase in enumerate(self.phrases):
+            content = _content_terms(phrase)
+            if not any(_matches(term, sentence.terms) for term in content):
+                continue
+            exact = sum(1 for term in content if term in with_title)
+            if exact < min(self.min_content_terms, len(content)):
+                continue
+            if self.whole_phrases and (
+                _names_part_only(sentence, content)
+                or content[-1] not in with_title
+                or not sentence.terms & (sentence.title_terms | self.context.keys())
+            ):
+                continue
+            coverage = _coverage(with_title, phrase)
+            if coverage < self.min_coverage:
+                continue
+            if best is None or coverage > best[0]:
+                best = (coverage, number)
+        return None if best is None else best[1]
+
 
 @dataclass(frozen=True)
 class _Section:
+    """One section to write; a `related` section is named after its sources once picked."""
+
     heading: str
     criteria: _Criteria
     candidates: list[Sentence]
     budget: int
+    related: bool = False
 
 
 def write_report(
@@ -110,28 +170,40 @@ def write_report(
     `weigh(term)` returns the importance of a stemmed term, normally its IDF.
     """
     sentences = _candidate_sentences(evidence)
-    question_terms = set(terms(plan.question))
-
     question_weights = _weights(plan.question, weigh)
+
     summary_budget = min(SUMMARY_SENTENCES, max_sentences)
     if not plan.sub_queries and not plan.follow_ups:
         summary_budget = max_sentences
+    best_passages = sorted(evidence, key=lambda entry: -entry.fused_score)[:SUMMARY_PASSAGES]
+    best_keys = {entry.hit.key for entry in best_passages}
     chosen: list[Sentence] = []
     summary = _pick(
-        [s for s in sentences if s.rank < SUMMARY_PASSAGES],
-        _Criteria([question_weights], SUMMARY_COVERAGE, context={}),
+        [s for s in sentences if s.hit.hit.key in best_keys],
+        _Criteria(
+            [question_weights],
+            SUMMARY_COVERAGE,
+            context={},
+            min_content_terms=SUMMARY_CONTENT_TERMS,
+        ),
         summary_budget,
         chosen,
     )
 
     sections: list[tuple[str, list[Sentence]]] = []
     remaining = max_sentences - len(summary)
+    # A section that finds fewer sentences than its share passes the rest on.
+    unused = 0
     for section in _plan_sections(plan, sentences, remaining, question_weights, weigh):
-        picked = _pick(section.candidates, section.criteria, section.budget, chosen)
+        picked = _pick(section.candidates, section.criteria, section.budget + unused, chosen)
+        unused += section.budget - len(picked)
         if picked:
-            sections.append((section.heading, picked))
+            heading = section.heading
+            if section.related:
+                heading = _related_heading(picked)
+            sections.append((heading, picked))
 
-    if not summary or not question_terms:
+    if not summary or not _content_terms(question_weights):
         return Report(markdown=insufficient_evidence(plan.question, collections), sources=[])
 
     numbers: dict[tuple[str, int], int] = {}
@@ -196,12 +268,17 @@ def _plan_sections(
     weigh: Weigh,
 ) -> list[_Section]:
     """Split the sentence budget left after the summary over one section per query."""
-    queries = [
+    queries: list[tuple[str, _Criteria, bool]] = [
         (
             _capitalise(query),
             _Criteria(
-                [_weights(query, weigh)], SECTION_COVERAGE, question_weights, QUESTION_COVERAGE
+                [_weights(query, weigh)],
+                SECTION_COVERAGE,
+                question_weights,
+                QUESTION_COVERAGE,
+                required_terms=_subject_terms(query, question_weights),
             ),
+            False,
         )
         for query in plan.sub_queries
     ]
@@ -209,12 +286,14 @@ def _plan_sections(
     # question may not name, so its sections need no coverage of the question.
     queries += [
         (
-            f"Related: {query}",
+            "Related",
             _Criteria(
                 [_weights(phrase, weigh) for phrase in query.split("; ")],
                 SECTION_COVERAGE,
                 question_weights,
+                whole_phrases=True,
             ),
+            True,
         )
         for query in plan.follow_ups
     ]
@@ -222,13 +301,49 @@ def _plan_sections(
         return []
     sections = []
     count = len(queries)
-    for number, (heading, criteria) in enumerate(queries, start=1):
+    for number, (heading, criteria, related) in enumerate(queries, start=1):
         # Query 0 is the question, so sub-query i was searched as query i + 1.
         found = [s for s in sentences if number in s.hit.queries]
         share = budget // count + (1 if number <= budget % count else 0)
-        if share:
-            sections.append(_Section(heading, criteria, found or sentences, share))
+        sections.append(_Section(heading, criteria, found or sentences, share, related))
     return sections
+
+
+def _subject_terms(sub_query: str, question_weights: dict[str, float]) -> frozenset[str]:
+    """Return the question's other content terms when `sub_query` names an aspect, not a subject.
+
+    A sub-query of one lowercase word ("economy", "bacterium", "king") is
+    an aspect of the question's subject, so its section quotes only
+    sentences that also name the subject: the economy as affected by the
+    oil crisis, not economies in general. Names and phrases get no such
+    requirement, so that "Suez Canal" in a comparison with the Panama Canal
+    can quote the Suez Canal alone.
+    """
+    own = set(terms(sub_query))
+    content = set(_content_terms({term: 1.0 for term in own}))
+    if len(content) != 1 or any(
+        word[:1].isupper() or word[:1].isdigit() for word in sub_query.split()
+    ):
+        return frozenset()
+    return frozenset(_content_terms(question_weights)) - own
+
+
+def _related_heading(picked: Sequence[Sentence]) -> str:
+    """Name a follow-up section after the articles that its sentences come from.
+
+    Article titles are names a reader knows ("OPEC"), unlike the keyphrases
+    of the follow-up query, which YAKE may cut out of a longer name ("Arab
+    Petroleum Exporting").
+    """
+    subjects: list[str] = []
+    for sentence in picked:
+        subject = sentence.hit.hit.passage.title
+        if subject not in subjects:
+            subjects.append(subject)
+    shown = subjects[:MAX_HEADING_SUBJECTS]
+    if not shown:
+        return "Related"
+    return "Related: " + " and ".join(shown)
 
 
 def _pick(
@@ -239,19 +354,17 @@ def _pick(
 ) -> list[Sentence]:
     """Pick up to `budget` sentences that meet `criteria`, appending them to `chosen` too.
 
-    A sentence must contain a term of the query, and together with its
-    passage's title at least `min_coverage` of the query's term weight. Terms
-    of the context (the whole question, for a section) add half their weight
-    to the score.
+    A sentence must contain a content term of the query, and together with
+    its passage's title at least `min_coverage` of the query's term weight.
+    Terms of the context (the whole question, for a section) add half their
+    weight to the score.
     """
     scored = []
     for sentence in candidates:
+        if criteria.matched_phrase(sentence) is None:
+            continue
         own = criteria.coverage(sentence.terms)
-        if own <= 0.0:
-            continue
         with_title = sentence.terms | sentence.title_terms
-        if criteria.coverage(with_title) < criteria.min_coverage:
-            continue
         in_context = _coverage(with_title, criteria.context)
         if in_context < criteria.min_context_coverage:
             continue
@@ -276,14 +389,40 @@ def _pick(
 
 
 def _weights(query: str, weigh: Weigh) -> dict[str, float]:
-    return {term: weigh(term) for term in set(terms(query))} if query else {}
+    """Return the weight of each distinct term of `query`, in the order of the query."""
+    return {term: term_weight(term, weigh(term)) for term in dict.fromkeys(terms(query))}
+
+
+def _names_part_only(sentence: Sentence, content: list[str]) -> bool:
+    """Tell whether the sentence's title names part of a phrase that the sentence lacks."""
+    title = set(sentence.title_terms)
+    if not title or not title < set(content):
+        return False
+    return not all(term in sentence.terms for term in content)
+
+
+def _content_terms(weights: dict[str, float]) -> list[str]:
+    generic = generic_terms()
+    return [term for term in weights if term not in generic]
+
+
+def _matches(term: str, sentence_terms: frozenset[str] | set[str]) -> float:
+    """Return 1.0 when `sentence_terms` contains `term`, PREFIX_MATCH for a stem that
+    starts it or that it starts, and 0.0 otherwise."""
+    if term in sentence_terms:
+        return 1.0
+    for other in sentence_terms:
+        shorter, longer = (term, other) if len(term) <= len(other) else (other, term)
+        if len(shorter) >= PREFIX_MIN_CHARS and longer.startswith(shorter):
+            return PREFIX_MATCH
+    return 0.0
 
 
 def _coverage(sentence_terms: frozenset[str] | set[str], weights: dict[str, float]) -> float:
     total = sum(weights.values())
     if total <= 0.0:
         return 0.0
-    return sum(weight for term, weight in weights.items() if term in sentence_terms) / total
+    return sum(weight * _matches(term, sentence_terms) for term, weight in weights.items()) / total
 
 
 def _near_duplicate(sentence: Sentence, other: Sentence) -> bool:
