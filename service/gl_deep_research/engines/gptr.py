@@ -110,8 +110,8 @@ class GptResearcherEngine:
         sources = _sources(researcher)
         for source in sources:
             emit("source", source.to_dict())
-        # NOTE: gpt-researcher reports its cost in USD but no token counts, so
-        # the token fields stay 0 and `page_fetches` counts the visited URLs.
+        # NOTE: the adapter reads only gpt-researcher's cost in USD, not token
+        # counts, so the token fields stay 0. `page_fetches` counts visited URLs.
         usage.page_fetches = len(sources)
         usage.wall_seconds = time.monotonic() - started
         costs = _costs(researcher)

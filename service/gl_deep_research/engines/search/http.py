@@ -20,12 +20,12 @@ _client: tuple[int, httpx.Client] | None = None
 
 
 def shared_client() -> httpx.Client:
-    """Return the process's HTTP client for search, page and model requests.
+    """Return the process's HTTP client for search and page requests.
 
-    One client is shared because creating one loads the CA bundle, which
-    takes tens of milliseconds, and because it pools connections. A forked
-    worker process creates its own, since connections cannot cross a fork.
-    Callers pass their timeout with each request.
+    One client is shared because creating one loads the CA bundle, which can
+    take longer than a whole request to a nearby server, and because it pools
+    connections. A forked worker process creates its own, since connections
+    cannot cross a fork. Callers pass their timeout with each request.
     """
     global _client
     with _client_lock:

@@ -32,7 +32,7 @@ logger = logging.getLogger(__name__)
 MAX_RETRIES = 5
 RETRY_BASE_SECONDS = 1.0
 RETRY_MAX_SECONDS = 30.0
-# Longest Retry-After that is honoured; a server asking for more fails the call.
+# Maximum Retry-After in seconds that is honoured. A longer one fails the call.
 RETRY_AFTER_MAX_SECONDS = 120.0
 # Sleeps are split into slices of at most this length so a cancel is seen soon.
 SLEEP_SLICE_SECONDS = 0.5
@@ -47,8 +47,9 @@ _http_client: tuple[int, openai.DefaultHttpxClient] | None = None
 def _shared_http_client() -> openai.DefaultHttpxClient:
     """Return the process's HTTP client for model requests.
 
-    Creating a client loads the CA bundle, which takes tens of milliseconds,
-    so all runs of a process share one. A forked worker creates its own.
+    Creating a client loads the CA bundle, which can take longer than a whole
+    request to a nearby server, so all runs of a process share one. A forked
+    worker creates its own.
     """
     global _http_client
     with _http_client_lock:

@@ -27,8 +27,8 @@ logger = logging.getLogger(__name__)
 WEB_SEARCH = "web_search"
 FETCH_WEB_PAGE = "fetch_web_page"
 LOCAL_SEARCH = "local_search"
-# Queries run at most per call when a model sends a list of queries, as
-# Tongyi DeepResearch's own `search` tool allows.
+# Maximum queries run per call when the model sends a list of queries, which
+# Tongyi DeepResearch's own `search` tool accepts.
 MAX_QUERIES_PER_CALL = 3
 # Characters of a fetched page kept as the source's snippet.
 PAGE_SNIPPET_CHARS = 400
