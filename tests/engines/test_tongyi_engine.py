@@ -464,3 +464,26 @@ def test_params_validated_at_write() -> None:
         with pytest.raises(InvalidProfile) as caught:
             validate_params("tongyi", bad)
         assert caught.value.field == "params." + next(iter(bad))
+
+
+def test_smartsearch_provider_from_settings(world: World) -> None:
+    def smartsearch(request: RecordedRequest) -> Reply:
+        if request.headers.get("authorization") != "Bearer sst-test":
+            return Reply.json({"detail": "Invalid token"}, status=401)
+        return Reply.json(
+            json.loads(fixture_text("smartsearch_results.json", pages="http://p.test"))
+        )
+
+    with LoopbackServer(smartsearch) as server:
+        settings = world.settings.model_copy(
+            update={"smartsearch_base_url": server.url, "smartsearch_token": SecretStr("sst-test")}
+        )
+        report, _script, _recorder = world.run(
+            "endless_search_answers_when_forced",
+            {"search_provider": "smartsearch", "max_depth": 1},
+            settings=settings,
+        )
+
+    assert server.requests[0].json()["query"] == "what causes tides"
+    assert [source.url_or_path for source in report.sources] == ["http://p.test/pages/moon.html"]
+    assert report.markdown.startswith("The Moon's gravity is the main cause of tides [2].")
