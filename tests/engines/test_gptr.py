@@ -23,17 +23,22 @@ from typing import Any
 import pytest
 from local_helpers import Recorder, never_cancelled
 
+from gl_deep_research.db.database import Database
+from gl_deep_research.db.migrate import upgrade_database
+from gl_deep_research.db.models import Profile
 from gl_deep_research.engines import gptr
 from gl_deep_research.engines.base import ResearchCancelled, ResearchError
 from gl_deep_research.engines.gptr import GptResearcherEngine
 from gl_deep_research.engines.registry import create_engine
+from gl_deep_research.errors import InvalidInput
+from gl_deep_research.profiles.editor import ProfileEditor
 from gl_deep_research.profiles.params import (
     GPTR_TONES,
     InvalidProfile,
     gptr_installed,
     validate_params,
 )
-from gl_deep_research.profiles.registry import InvalidProfilesFile, parse_profiles
+from gl_deep_research.profiles.registry import InvalidProfilesFile, ProfileCatalog, parse_profiles
 from gl_deep_research.settings import Settings
 
 pytestmark = pytest.mark.unit
@@ -270,3 +275,22 @@ def test_unknown_tone_rejected(fake_gptr: type[FakeResearcher]) -> None:
 def test_tone_names_match_enum() -> None:
     assert set(Tone.__members__) <= set(GPTR_TONES)
     assert "Objective" in GPTR_TONES
+
+
+@without_package
+def test_profile_write_rejects_gptr(settings: Settings) -> None:
+    upgrade_database(settings)
+    database = Database(settings)
+    editor = ProfileEditor(database, ProfileCatalog(database, default_override=None))
+    try:
+        with pytest.raises(InvalidInput) as caught:
+            editor.create({"name": "web", "provider": "gptr", "params": {"tone": "Formal"}})
+        with database.session() as session:
+            stored = session.get(Profile, "web")
+    finally:
+        database.dispose()
+
+    assert caught.value.status_code == 400
+    assert caught.value.field == "provider"
+    assert "uv sync --extra gptr" in str(caught.value)
+    assert stored is None
