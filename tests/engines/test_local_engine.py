@@ -180,7 +180,7 @@ def test_insufficient_evidence_min_score(
 
 
 def test_max_sentences_respected(wiki_settings: Settings, wiki_index: CollectionIndex) -> None:
-    report, _ = run(wiki_settings, OIL_QUESTION, max_sentences=2)
+    report, _ = run(wiki_settings, "Compare the Panama Canal and the Suez Canal.", max_sentences=2)
 
     assert len(body_sentences(report.markdown)) == 2
 

@@ -192,11 +192,8 @@ def write_report(
 
     sections: list[tuple[str, list[Sentence]]] = []
     remaining = max_sentences - len(summary)
-    # A section that finds fewer sentences than its share passes the rest on.
-    unused = 0
     for section in _plan_sections(plan, sentences, remaining, question_weights, weigh):
-        picked = _pick(section.candidates, section.criteria, section.budget + unused, chosen)
-        unused += section.budget - len(picked)
+        picked = _pick(section.candidates, section.criteria, section.budget, chosen)
         if picked:
             heading = section.heading
             if section.related:
@@ -305,7 +302,8 @@ def _plan_sections(
         # Query 0 is the question, so sub-query i was searched as query i + 1.
         found = [s for s in sentences if number in s.hit.queries]
         share = budget // count + (1 if number <= budget % count else 0)
-        sections.append(_Section(heading, criteria, found or sentences, share, related))
+        if share:
+            sections.append(_Section(heading, criteria, found or sentences, share, related))
     return sections
 
 
