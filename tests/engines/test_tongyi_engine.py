@@ -11,6 +11,7 @@ import json
 import logging
 import re
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -27,12 +28,18 @@ from fixtures.loopback import (
 from local_helpers import Recorder, never_cancelled
 from pydantic import SecretStr
 
+from gl_deep_research.db.database import Database
+from gl_deep_research.db.migrate import upgrade_database
+from gl_deep_research.db.models import Task
 from gl_deep_research.engines.base import ResearchCancelled, ResearchError, ResearchReport
 from gl_deep_research.engines.registry import create_engine
 from gl_deep_research.engines.search import PageFetcher
 from gl_deep_research.engines.tongyi import TongyiEngine, llm
+from gl_deep_research.events.memory import MemoryEventStore
+from gl_deep_research.events.publisher import EventPublisher
 from gl_deep_research.profiles.params import InvalidProfile, validate_params
 from gl_deep_research.settings import Settings
+from gl_deep_research.tasks.runner import TaskRunner
 
 pytestmark = pytest.mark.unit
 
@@ -487,3 +494,62 @@ def test_smartsearch_provider_from_settings(world: World) -> None:
     assert server.requests[0].json()["query"] == "what causes tides"
     assert [source.url_or_path for source in report.sources] == ["http://p.test/pages/moon.html"]
     assert report.markdown.startswith("The Moon's gravity is the main cause of tides [2].")
+
+
+# Usage through the task runner
+
+
+class NoDispatch:
+    """A dispatcher for a runner that is called directly; it sends nothing."""
+
+    name = "none"
+
+    def enqueue(self, task_id: uuid.UUID) -> None:
+        pass
+
+    def send_webhooks(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def test_runner_stores_usage(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    init = TongyiEngine.__init__
+
+    def init_allowing_loopback(self: TongyiEngine, settings: Settings) -> None:
+        init(self, settings, PageFetcher(timeout=5, allow_private_addresses=True))
+
+    # The runner creates the engine, whose default fetcher blocks 127.0.0.1.
+    monkeypatch.setattr(TongyiEngine, "__init__", init_allowing_loopback)
+    script = ChatScript(load_scenario("two_searches_fetch_answer", pages=world.pages.url))
+    with LoopbackServer(script) as chat:
+        settings = world.settings.model_copy(update={"tongyi_base_url": chat.url + "/v1"})
+        upgrade_database(settings)
+        database = Database(settings)
+        with database.session() as session:
+            task = Task(
+                account_key="test",
+                query=QUESTION,
+                profile="tongyi",
+                provider="tongyi",
+                params={"search_provider": "searxng", "collections": ["notes"]},
+            )
+            session.add(task)
+            session.flush()
+            task_id = task.id
+        publisher = EventPublisher(MemoryEventStore(ttl_seconds=60))
+        outcome = TaskRunner(settings, database, publisher, NoDispatch()).execute(task_id)
+        with database.session() as session:
+            stored = session.get(Task, task_id)
+            usage = stored.usage if stored is not None else None
+        database.dispose()
+
+    assert outcome == "SUCCESS"
+    assert usage is not None
+    assert usage["prompt_tokens"] == 5956
+    assert usage["completion_tokens"] == 278
+    assert usage["total_tokens"] == 6234
+    assert usage["search_calls"] == 2
+    assert usage["page_fetches"] == 1
+    assert usage["wall_seconds"] > 0
