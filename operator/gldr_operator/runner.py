@@ -18,7 +18,8 @@ log = logging.getLogger("gldr_operator.runner")
 # The API server ends each watch request after this many seconds and the
 # client gives up slightly later. So a watch that a load balancer silently
 # dropped reconnects within minutes instead of never.
-WATCH_SERVER_TIMEOUT = 300.0
+# An integer, because the API server rejects "300.0" for timeoutSeconds.
+WATCH_SERVER_TIMEOUT = 300
 WATCH_CLIENT_TIMEOUT = 330.0
 WATCH_CONNECT_TIMEOUT = 30.0
 
@@ -57,11 +58,21 @@ def build_registry(options: RunOptions) -> kopf.OperatorRegistry:
     async def settings_startup(settings: kopf.OperatorSettings, **_: Any) -> None:
         configure(settings)
 
+    # A registry of our own gets none of kopf's default login handlers. These
+    # two read a pod's ServiceAccount or $KUBECONFIG without extra libraries.
+    @kopf.on.login(registry=registry)
+    def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+        if kopf.login_with_service_account(**kwargs) is not None:
+            return kopf.login_with_service_account(**kwargs)
+        return kopf.login_with_kubeconfig(**kwargs)
+
     return registry
 
 
 def run(options: RunOptions) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # lightkube's HTTP client logs every request at INFO.
+    logging.getLogger("httpx2").setLevel(logging.WARNING)
     if options.metrics_port:
         start_http_server(options.metrics_port)
         log.info("Serving Prometheus metrics on port %d.", options.metrics_port)

@@ -65,16 +65,21 @@ def _broker(drd: DeepResearchDeployment) -> Object:
 def _policy(
     drd: DeepResearchDeployment, component: str, ingress: list[Object], egress: list[Object]
 ) -> Object:
+    spec: Object = {
+        "podSelector": {"matchLabels": selector_labels(drd, component)},
+        "policyTypes": ["Ingress", "Egress"],
+        "egress": egress,
+    }
+    # With policyType Ingress listed, no ingress rules denies all ingress. The
+    # key is left out then, because the API server drops an empty list and
+    # the live object would never match the rendered one.
+    if ingress:
+        spec["ingress"] = ingress
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
         "metadata": metadata(drd, component),
-        "spec": {
-            "podSelector": {"matchLabels": selector_labels(drd, component)},
-            "policyTypes": ["Ingress", "Egress"],
-            "ingress": ingress,
-            "egress": egress,
-        },
+        "spec": spec,
     }
 
 
