@@ -42,14 +42,22 @@ class Stack:
 
     def new_account(self, prefix: str = "acct") -> str:
         """Create an account and return its API key."""
-        response = httpx.post(
-            f"{self.base_url}/v1/accounts/",
-            json={"name": f"{prefix}-{uuid.uuid4().hex[:8]}"},
-            headers={"X-API-Key": MASTER_KEY},
-        )
-        assert response.status_code == 201, response.text
-        key: str = response.json()["data"]["api_key"]
-        return key
+        return self.new_account_with_id(prefix)[1]
+
+    def new_account_with_id(self, prefix: str = "acct") -> tuple[str, str]:
+        """Create an account and return its id and API key."""
+        return create_account(self.base_url, prefix)
+
+
+def create_account(base_url: str, prefix: str = "acct") -> tuple[str, str]:
+    response = httpx.post(
+        f"{base_url}/v1/accounts/",
+        json={"name": f"{prefix}-{uuid.uuid4().hex[:8]}"},
+        headers={"X-API-Key": MASTER_KEY},
+    )
+    assert response.status_code == 201, response.text
+    data = response.json()["data"]
+    return str(data["id"]), str(data["api_key"])
 
 
 def start_worker_with_beat(env: dict[str, str], log_dir: Path, name: str) -> ChildProcess:
@@ -120,6 +128,15 @@ def stack(
     )
     worker.stop()
     api.stop()
+
+
+@pytest.fixture(scope="session")
+def idle_api(session_env: dict[str, str], stack_logs: Path) -> Iterator[str]:
+    """An API process whose queue no worker consumes, so its tasks stay PENDING."""
+    env = {**os.environ, **session_env, "CELERY_QUEUE_NAME": f"idle_{uuid.uuid4().hex[:8]}"}
+    process, base_url = start_api(env, stack_logs)
+    yield base_url
+    process.stop()
 
 
 @pytest.fixture
