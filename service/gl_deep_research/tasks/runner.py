@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import DBAPIError
 
 from gl_deep_research import logs, metrics
 from gl_deep_research.db.database import Database
@@ -253,9 +254,16 @@ class _CancelCheck:
         if self._cancelled or now - self._checked_at < CANCEL_POLL_SECONDS:
             return self._cancelled
         self._checked_at = now
-        with self._database.session() as session:
-            row = session.execute(
-                select(Task.cancel_requested, Task.status).where(Task.id == self._task_id)
-            ).one_or_none()
+        try:
+            with self._database.session() as session:
+                row = session.execute(
+                    select(Task.cancel_requested, Task.status).where(Task.id == self._task_id)
+                ).one_or_none()
+        except DBAPIError as err:
+            # A database restart must not fail the research; the next check asks again.
+            logger.warning(
+                "Cancel check of task %s failed (%s); the research continues", self._task_id, err
+            )
+            return self._cancelled
         self._cancelled = row is None or bool(row[0]) or row[1] == status.REVOKED
         return self._cancelled

@@ -12,6 +12,7 @@ from typing import Any
 
 from celery import Celery, signals
 from celery.exceptions import SoftTimeLimitExceeded
+from sqlalchemy.exc import DBAPIError
 
 from gl_deep_research.dispatch.queue import (
     CLEANUP_TASK_NAME,
@@ -64,7 +65,15 @@ def create_celery_app(settings: Settings) -> Celery:
 app = create_celery_app(load_settings())
 
 
-@app.task(name=RESEARCH_TASK_NAME, bind=True)
+# Retries of a task whose database work failed: 2, 4, 8, ... seconds, at most
+# 60 s apart, for about an hour in all.
+DATABASE_RETRY_MAX = 64
+DATABASE_RETRY_MAX_SECONDS = 60
+
+
+# ignore_result: the outcome lives in the tasks table. A result backend write
+# that fails while PostgreSQL restarts would otherwise drop the message.
+@app.task(name=RESEARCH_TASK_NAME, bind=True, ignore_result=True)
 def research(self: Any, task_id: str) -> str | None:
     """Run one research task; the outcome lives in the tasks table."""
     from gl_deep_research.worker.process import worker_runtime
@@ -74,6 +83,20 @@ def research(self: Any, task_id: str) -> str | None:
     except SoftTimeLimitExceeded:
         logger.error("Task %s exceeded the Celery soft time limit", task_id)
         raise
+    except DBAPIError as err:
+        # The claim or the final write failed, so the row is still PENDING or
+        # STARTED. Acknowledging the message now would strand it; send it again.
+        retries = self.request.retries
+        countdown = min(2 ** (retries + 1), DATABASE_RETRY_MAX_SECONDS)
+        logger.warning(
+            "Task %s hit a database error (%s); retry %d of %d in %d s",
+            task_id,
+            err,
+            retries + 1,
+            DATABASE_RETRY_MAX,
+            countdown,
+        )
+        raise self.retry(exc=err, countdown=countdown, max_retries=DATABASE_RETRY_MAX) from err
 
 
 @app.task(name=SEND_WEBHOOKS_TASK_NAME, ignore_result=True)
