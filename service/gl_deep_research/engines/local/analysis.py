@@ -136,10 +136,15 @@ def tokenize_corpus(texts: Sequence[str]) -> bm25s.tokenization.Tokenized:
 
 def terms(text: str) -> list[str]:
     """Return the stemmed terms of `text` in order, without stop words."""
+    return terms_of_each([text])[0]
+
+
+def terms_of_each(texts: Sequence[str]) -> list[list[str]]:
+    """Return the stemmed terms of each text, as `terms` does, in one tokenizer call."""
     tokenized = bm25s.tokenize(
-        [text], stopwords=STOPWORDS, stemmer=_stemmer(), return_ids=False, show_progress=False
+        list(texts), stopwords=STOPWORDS, stemmer=_stemmer(), return_ids=False, show_progress=False
     )
-    return [term for term in tokenized[0] if term]
+    return [[term for term in row if term] for row in tokenized]
 
 
 @functools.cache

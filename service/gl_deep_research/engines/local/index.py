@@ -23,7 +23,7 @@ import threading
 import time
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import bm25s
@@ -31,7 +31,7 @@ import numpy as np
 import numpy.typing as npt
 
 from gl_deep_research.engines.base import ResearchError
-from gl_deep_research.engines.local.analysis import tokenize_corpus
+from gl_deep_research.engines.local.analysis import terms_of_each, tokenize_corpus
 from gl_deep_research.engines.local.chunking import Passage, split_passages
 from gl_deep_research.engines.local.corpus import (
     SUPPORTED_SUFFIXES,
@@ -64,6 +64,10 @@ class CollectionIndex:
     passages: list[Passage]
     retriever: bm25s.BM25
     doc_freq: npt.NDArray[np.int64]
+    # Built on first use by `titles_within`, from the passages, so the
+    # stored index does not change.
+    _title_terms: list[frozenset[str]] | None = field(default=None, repr=False, compare=False)
+    _title_postings: dict[str, list[int]] = field(default_factory=dict, repr=False, compare=False)
 
     def scores(
         self,
@@ -101,6 +105,39 @@ class CollectionIndex:
             query_weight = sum(weight_of.get(term, 1.0) for term in set(query_terms) if term)
             total *= (matched / np.float32(query_weight)) ** np.float32(coordination)
         return total
+
+    def titles_within(self, query_terms: set[str]) -> dict[int, frozenset[str]]:
+        """Return the passages whose title's stemmed terms all occur in `query_terms`.
+
+        Maps each passage's position to its title terms. A title of only
+        stop words has no terms and is never returned.
+        """
+        if self._title_terms is None:
+            self._build_title_postings()
+        assert self._title_terms is not None
+        found: dict[int, frozenset[str]] = {}
+        for term in query_terms:
+            for position in self._title_postings.get(term, ()):
+                title_terms = self._title_terms[position]
+                if title_terms <= query_terms:
+                    found[position] = title_terms
+        return found
+
+    def _build_title_postings(self) -> None:
+        titles = list(dict.fromkeys(passage.title for passage in self.passages))
+        by_title = {
+            title: frozenset(found)
+            for title, found in zip(titles, terms_of_each(titles), strict=True)
+        }
+        title_terms = []
+        postings: dict[str, list[int]] = {}
+        for position, passage in enumerate(self.passages):
+            own = by_title[passage.title]
+            title_terms.append(own)
+            for term in own:
+                postings.setdefault(term, []).append(position)
+        self._title_postings = postings
+        self._title_terms = title_terms
 
     def idf(self, term: str) -> float:
         """Return the BM25 (Lucene) inverse document frequency of a stemmed term.

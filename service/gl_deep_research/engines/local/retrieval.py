@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from gl_deep_research.engines.local.analysis import GENERIC_WEIGHT, generic_terms, terms
 from gl_deep_research.engines.local.chunking import Passage
@@ -28,6 +29,12 @@ RRF_K = 60
 # multiplied by (matched share of the query's term weight) ** this power, a
 # stronger form of the coordination factor of Lucene's classic similarity.
 COORDINATION_POWER = 2.0
+# A passage whose article title consists of query terms ("DNA", "Soviet
+# Union") is about what the query names, while other passages may only
+# mention it many times ("DNA profiling"). Its score is multiplied by
+# 1 + TITLE_MATCH_BOOST * (the title's share of the query's term weight),
+# a simple form of the title-field weighting of BM25F.
+TITLE_MATCH_BOOST = 3.0
 
 
 @dataclass(frozen=True)
@@ -81,13 +88,16 @@ def search(index: CollectionIndex, query: str, k: int, min_score: float = 0.0) -
     Generic terms of the query ("caused", "affect") count GENERIC_WEIGHT of
     their BM25 score, so that they only break ties between passages on the
     subject, and a passage that contains only part of the query's terms has
-    its score scaled down (see `CollectionIndex.scores`). A passage that
+    its score scaled down (see `CollectionIndex.scores`). A passage whose
+    article title is made of query terms scores higher. A passage that
     shares no term with the query scores 0 and is never returned, whatever
     `min_score` is.
     """
-    scores = index.scores(*_query_weights(query), coordination=COORDINATION_POWER)
+    query_terms, weights = _query_weights(query)
+    scores = index.scores(query_terms, weights, coordination=COORDINATION_POWER)
     if k <= 0 or not scores.size:
         return []
+    _boost_title_matches(index, scores, weights)
     count = min(k, scores.size)
     top = np.argpartition(-scores, count - 1)[:count]
     top = top[np.argsort(-scores[top], kind="stable")]
@@ -97,6 +107,17 @@ def search(index: CollectionIndex, query: str, k: int, min_score: float = 0.0) -
         for i in top
         if scores[i] > threshold
     ]
+
+
+def _boost_title_matches(
+    index: CollectionIndex, scores: npt.NDArray[np.float32], weights: dict[str, float]
+) -> None:
+    total = sum(weights.values())
+    if total <= 0.0:
+        return
+    for position, title_terms in index.titles_within(set(weights)).items():
+        share = sum(weights[term] for term in title_terms) / total
+        scores[position] *= 1.0 + TITLE_MATCH_BOOST * share
 
 
 def _query_weights(query: str) -> tuple[list[str], dict[str, float]]:
