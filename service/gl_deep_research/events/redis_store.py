@@ -18,6 +18,7 @@ from gl_deep_research.events.store import EventStoreUnavailable, StoredEvent
 from gl_deep_research.settings import Settings
 
 MAX_STREAM_LENGTH = 10_000
+ASYNC_SOCKET_TIMEOUT_SECONDS = 30.0
 KEY_PREFIX = "gldr:events:"
 
 
@@ -59,8 +60,10 @@ class RedisEventStore:
         options = _connection_options(settings)
         self._ttl = settings.default_stream_redis_cache_ttl
         self._sync = redis.Redis(**options, socket_timeout=5)
-        # Reads block server-side for up to `block_ms`, so no client socket timeout here.
-        self._async = aioredis.Redis(**options)
+        # Reads block server-side for up to `block_ms` (5 s from the stream followers), so
+        # the socket timeout must be longer: redis-py 8 defaults to 5 s, which cut every
+        # idle XREAD short with a timeout error.
+        self._async = aioredis.Redis(**options, socket_timeout=ASYNC_SOCKET_TIMEOUT_SECONDS)
 
     def append(self, task_id: str, event_type: str, payload: dict[str, Any]) -> str:
         key = KEY_PREFIX + task_id

@@ -133,7 +133,12 @@ def stack(
 @pytest.fixture(scope="session")
 def idle_api(session_env: dict[str, str], stack_logs: Path) -> Iterator[str]:
     """An API process whose queue no worker consumes, so its tasks stay PENDING."""
-    env = {**os.environ, **session_env, "CELERY_QUEUE_NAME": f"idle_{uuid.uuid4().hex[:8]}"}
+    env = {
+        **os.environ,
+        **session_env,
+        "CELERY_QUEUE_NAME": f"idle_{uuid.uuid4().hex[:8]}",
+        "STREAM_HEARTBEAT_SECONDS": "1",
+    }
     process, base_url = start_api(env, stack_logs)
     yield base_url
     process.stop()

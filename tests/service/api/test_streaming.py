@@ -1,0 +1,153 @@
+"""Streams: heartbeats, headers, resume, no held connection, disconnects, Redis down."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+
+from gl_deep_research.db.database import Database
+from gl_deep_research.db.models import Task
+from tests.service.api.conftest import Stack, create_account, wait_for_status
+from tests.service.support import free_port, parse_sse, wait_until
+
+pytestmark = pytest.mark.services
+
+
+def metric(base_url: str, name: str) -> float:
+    text = httpx.get(f"{base_url}/metrics").text
+    match = re.search(rf"^{re.escape(name)} (\S+)$", text, re.MULTILINE)
+    assert match is not None, f"{name} missing from /metrics"
+    return float(match.group(1))
+
+
+def pending_task(base_url: str) -> tuple[str, dict[str, str]]:
+    _, key = create_account(base_url, "stream")
+    headers = {"X-API-Key": key}
+    response = httpx.post(f"{base_url}/v1/tasks", data={"query": "Q?"}, headers=headers)
+    return str(response.json()["task_id"]), headers
+
+
+def test_waiting_stream_sends_heartbeats_and_holds_no_connection(idle_api: str) -> None:
+    task_id, headers = pending_task(idle_api)
+    pings = 0
+    with httpx.stream(
+        "GET", f"{idle_api}/v1/tasks/{task_id}/stream", headers=headers, timeout=10
+    ) as response:
+        assert response.status_code == 200
+        assert response.headers["cache-control"] == "no-cache"
+        assert response.headers["x-accel-buffering"] == "no"
+        assert response.headers["content-type"].startswith("text/event-stream")
+        for line in response.iter_lines():
+            if line.startswith(": ping"):
+                pings += 1
+                # Checked while the stream waits for events between heartbeats.
+                assert metric(idle_api, "gldr_db_pool_checked_out") == 0.0
+                assert metric(idle_api, "gldr_stream_connections") == 1.0
+            if pings == 3:
+                break
+    assert pings == 3
+
+    # The client went away: the server notices within a heartbeat or two.
+    wait_until(
+        lambda: metric(idle_api, "gldr_stream_connections") == 0.0,
+        timeout=5,
+        what="stream closed on the server",
+    )
+
+
+def test_history_then_resume(stack: Stack) -> None:
+    key = stack.new_account("resume")
+    headers = {"X-API-Key": key}
+    task_id = httpx.post(
+        f"{stack.base_url}/v1/tasks",
+        data={"query": "What is OPEC?", "profile": "fast"},
+        headers=headers,
+    ).json()["task_id"]
+    wait_for_status(stack.base_url, key, task_id, {"SUCCESS"})
+    url = f"{stack.base_url}/v1/tasks/{task_id}/stream"
+
+    full = parse_sse(httpx.get(url, headers=headers, timeout=30).text)
+    assert full[0]["event"] == "status"
+    assert full[-1]["event"] == "done"
+    ids = [message["id"] for message in full]
+    assert ids == sorted(ids, key=lambda value: tuple(int(p) for p in value.split("-")))
+
+    for index in (0, len(full) // 2, len(full) - 2):
+        resumed = parse_sse(
+            httpx.get(url, headers={**headers, "Last-Event-ID": full[index]["id"]}, timeout=30).text
+        )
+        assert resumed == full[index + 1 :]
+
+
+@pytest.mark.parametrize("value", ["abc", "1-", "-1", "1.5-0"])
+def test_malformed_last_event_id_is_400(idle_api: str, value: str) -> None:
+    task_id, headers = pending_task(idle_api)
+    response = httpx.get(
+        f"{idle_api}/v1/tasks/{task_id}/stream", headers={**headers, "Last-Event-ID": value}
+    )
+    assert response.status_code == 400
+    assert "Last-Event-ID" in response.json()["detail"]
+
+
+def test_expired_events_come_from_row(stack: Stack, database: Database) -> None:
+    account_id, key = stack.new_account_with_id("expired")
+    moment = datetime(2026, 3, 1, tzinfo=UTC)
+    task = Task(
+        id=uuid.uuid4(),
+        account_id=uuid.UUID(account_id),
+        account_key=account_id,
+        query="Old question?",
+        profile="local",
+        provider="local",
+        params={},
+        status="SUCCESS",
+        result="# Old report",
+        error="",
+        attempts=1,
+        cancel_requested=False,
+        created_at=moment,
+        enqueued_at=moment,
+        started_at=moment,
+        completed_at=moment,
+    )
+    with database.session() as session:
+        session.add(task)
+
+    stream = httpx.get(
+        f"{stack.base_url}/v1/tasks/{task.id}/stream", headers={"X-API-Key": key}, timeout=30
+    )
+    messages = parse_sse(stream.text)
+    assert [message["event"] for message in messages] == ["status", "result", "done"]
+    assert json.loads(messages[1]["data"])["data"] == {"result": "# Old report"}
+    assert json.loads(messages[2]["data"])["data"] == {"status": "SUCCESS"}
+
+
+def test_redis_down_streams_503_rest_works(
+    start_api_with: Callable[[dict[str, str]], str],
+) -> None:
+    # Nothing listens on a port that was just free, so every Redis call fails.
+    base_url = start_api_with({"REDIS_PORT": str(free_port())})
+    task_id, headers = pending_task(base_url)
+    assert httpx.get(f"{base_url}/v1/tasks/{task_id}", headers=headers).status_code == 200
+
+    response = httpx.get(f"{base_url}/v1/tasks/{task_id}/stream", headers=headers)
+    assert response.status_code == 503
+    assert response.json()["detail"].startswith(
+        "Event streaming is temporarily unavailable because the event store (Redis) cannot "
+        "be reached"
+    )
+    group = httpx.post(f"{base_url}/v1/taskgroups", headers=headers).json()["taskgroup_id"]
+    group_stream = httpx.get(f"{base_url}/v1/taskgroups/{group}/stream", headers=headers)
+    assert group_stream.status_code == 503
+
+    ready = httpx.get(f"{base_url}/health/ready")
+    assert ready.status_code == 503
+    assert ready.json()["failed"] == ["events"]
+    assert ready.json()["checks"]["database"] == "ok"
+    assert ready.json()["checks"]["broker"] == "ok"
