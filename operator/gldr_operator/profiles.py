@@ -66,7 +66,7 @@ def check_profile(profile: Profile) -> Verdict:
         location = ".".join(str(part) for part in first["loc"])
         return Verdict(False, "InvalidSpec", f"spec.{location}: {first['msg']}.")
     try:
-        validate_params(spec.provider, spec.params)
+        validate_params(spec.provider, spec.params, require_engine=False)
     except InvalidProfile as err:
         reason = "InvalidProvider" if err.field == "provider" else "InvalidParams"
         return Verdict(False, reason, f"spec.{err.field}: {err.message}")

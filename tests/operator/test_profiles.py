@@ -24,6 +24,13 @@ def test_valid_profile_is_accepted() -> None:
     assert verdict.reason == "Valid"
 
 
+def test_gptr_profile_accepted_without_package() -> None:
+    # The operator's image does not ship gpt-researcher; the service image does.
+    verdict = check_profile(profile("gptr", provider="gptr", params={"tone": "Formal"}))
+    assert verdict.accepted, verdict.message
+    assert verdict.reason == "Valid"
+
+
 @pytest.mark.parametrize(
     ("spec", "reason", "fragment"),
     [

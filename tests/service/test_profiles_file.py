@@ -65,3 +65,18 @@ def test_default_must_exist() -> None:
     document = {"default_profile": "nope", "profiles": {"a": {"provider": "local"}}}
     with pytest.raises(InvalidProfilesFile, match="default_profile 'nope'"):
         parse_profiles(document, "profiles.yaml")
+
+
+def test_gptr_without_package_is_rejected() -> None:
+    with pytest.raises(InvalidProfile) as caught:
+        validate_params("gptr", {})
+    assert caught.value.field == "provider"
+    assert "uv sync --extra gptr" in caught.value.message
+
+
+def test_gptr_schema_checked_without_package() -> None:
+    params = validate_params("gptr", {"report_type": "detailed_report"}, require_engine=False)
+    assert params["report_type"] == "detailed_report"
+    with pytest.raises(InvalidProfile) as caught:
+        validate_params("gptr", {"report_type": "poem"}, require_engine=False)
+    assert caught.value.field == "params.report_type"

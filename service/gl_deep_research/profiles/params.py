@@ -120,12 +120,16 @@ def gptr_installed() -> bool:
     return importlib.util.find_spec("gpt_researcher") is not None
 
 
-def validate_params(provider: str, params: Mapping[str, Any] | None) -> dict[str, Any]:
+def validate_params(
+    provider: str, params: Mapping[str, Any] | None, *, require_engine: bool = True
+) -> dict[str, Any]:
     """Validate `params` for `provider` and return them with defaults filled in.
 
     Raises `InvalidProfile` naming the offending key, for example
     `params.sub_queries`, so the API can answer 400 and the operator can set
-    `Accepted=False` with the same message.
+    `Accepted=False` with the same message. With `require_engine=False` the
+    engine's optional package need not be importable here, which is the case
+    for the operator: the service image, not the operator's, runs the engine.
     """
     model = PARAMS_MODELS.get(provider)
     if model is None:
@@ -133,7 +137,7 @@ def validate_params(provider: str, params: Mapping[str, Any] | None) -> dict[str
             "provider",
             f"Unknown provider {provider!r}; expected one of {', '.join(PROVIDERS)}.",
         )
-    if provider == "gptr" and not gptr_installed():
+    if require_engine and provider == "gptr" and not gptr_installed():
         raise InvalidProfile(
             "provider",
             "Provider 'gptr' needs the optional gpt-researcher package, which is not "
