@@ -111,3 +111,18 @@ def test_follow_up_phrases_do_not_overlap() -> None:
         phrase_terms = set(terms(phrase))
         assert not phrase_terms & seen, phrases
         seen |= phrase_terms
+
+
+def test_search_ranks_named_article_first(wiki_index: CollectionIndex) -> None:
+    # "DNA profiling" and "DNA replication" repeat the word more often than
+    # the article "DNA", which used to miss the first 10 results.
+    hits = search(wiki_index, "What is DNA and what does it do?", k=3)
+
+    assert hits[0].passage.title == "DNA"
+
+
+def test_title_boost_needs_whole_title(wiki_index: CollectionIndex) -> None:
+    matches = wiki_index.titles_within({"dna"})
+    titles = {wiki_index.passages[position].title for position in matches}
+
+    assert titles == {"DNA"}
