@@ -111,6 +111,7 @@ def stack(
         "WORKER_METRICS_PORT": str(metrics_port),
         "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
         "LOG_FORMAT": "json",
+        "DB_POOL_SIZE": "7",
     }
     api, base_url = start_api(env, stack_logs)
     worker = start_worker_with_beat(env, stack_logs, name=f"api-{uuid.uuid4().hex[:6]}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -20,6 +21,7 @@ class Receiver:
 
     fail_first: int = 0
     redirect_to: str | None = None
+    delay_seconds: float = 0.0
     requests: list[Received] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _server: ThreadingHTTPServer | None = None
@@ -44,6 +46,7 @@ class Receiver:
                         for request in receiver.requests
                         if request.headers.get("x-webhook-id") == headers.get("x-webhook-id")
                     )
+                time.sleep(receiver.delay_seconds)
                 if receiver.redirect_to is not None:
                     self.send_response(307)
                     self.send_header("Location", receiver.redirect_to)

@@ -72,7 +72,8 @@ def test_metrics_on_api_and_worker(stack: Stack) -> None:
     assert (sample(api_text, "gldr_http_requests_total", labels) or 0) >= 1
     assert "gldr_http_request_duration_seconds_bucket" in api_text
     assert (sample(api_text, "gldr_tasks", '{status="SUCCESS"}') or 0) >= 1
-    assert sample(api_text, "gldr_db_pool_size") == 10.0
+    # DB_POOL_SIZE=7 in the test stack.
+    assert sample(api_text, "gldr_db_pool_size") == 7.0
     assert sample(api_text, "gldr_stream_connections") is not None
     assert task_id not in api_text
 
@@ -265,3 +266,24 @@ def test_cleanup_removes_only_old_finished_rows(fresh_database: Database) -> Non
         assert session.scalar(select(func.count()).select_from(WebhookDelivery)) == 2
         assert session.scalar(select(TaskGroup.id)) == mixed_group.id
         assert session.scalar(text("SELECT count(*) FROM celery_taskmeta")) == 1
+
+
+@pytest.mark.services
+def test_cleanup_task_uses_retention(
+    fresh_database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gl_deep_research.worker import celery_app, process
+
+    add_finished(fresh_database, datetime.now(UTC) - timedelta(days=40))
+    monkeypatch.setenv("GL_DEEP_RESEARCH_DB_URL", fresh_database.url)
+    monkeypatch.delenv("CELERY_BROKER_URL", raising=False)
+    monkeypatch.delenv("REDIS_HOST", raising=False)
+    for days, removed in (("50", 0), ("30", 1)):
+        monkeypatch.setenv("TABLE_CLEANUP_RETENTION_DAYS", days)
+        process.reset_worker_runtime()
+        try:
+            counts = celery_app.cleanup_tables.run()
+        finally:
+            process.worker_runtime().close()
+            process.reset_worker_runtime()
+        assert counts["tasks"] == removed, days

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
+import redis
 
 from gl_deep_research.db.database import Database
 from gl_deep_research.db.models import Task
@@ -77,6 +78,17 @@ def test_history_then_resume(stack: Stack) -> None:
     assert full[-1]["event"] == "done"
     ids = [message["id"] for message in full]
     assert ids == sorted(ids, key=lambda value: tuple(int(p) for p in value.split("-")))
+
+    # The events live in REDIS_DB=7 and expire DEFAULT_STREAM_REDIS_CACHE_TTL (86,400 s)
+    # after the last write.
+    client = redis.Redis(
+        host=stack.env["REDIS_HOST"],
+        port=int(stack.env["REDIS_PORT"]),
+        db=int(stack.env["REDIS_DB"]),
+    )
+    assert stack.env["REDIS_DB"] == "7"
+    assert 86_000 < client.ttl(f"gldr:events:{task_id}") <= 86_400
+    client.close()
 
     for index in (0, len(full) // 2, len(full) - 2):
         resumed = parse_sse(
