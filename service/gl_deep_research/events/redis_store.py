@@ -13,6 +13,8 @@ from typing import Any
 
 import redis
 import redis.asyncio as aioredis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from gl_deep_research.events.store import EventStoreUnavailable, StoredEvent
 from gl_deep_research.settings import Settings
@@ -59,7 +61,11 @@ class RedisEventStore:
     def __init__(self, settings: Settings) -> None:
         options = _connection_options(settings)
         self._ttl = settings.default_stream_redis_cache_ttl
-        self._sync = redis.Redis(**options, socket_timeout=5)
+        # Events are best effort, so appends fail fast: redis-py 8 retries a failed
+        # command 10 times with backoff (about 4 s), and with Redis down every task
+        # spent that long on each of its events. One immediate retry covers a
+        # dropped connection.
+        self._sync = redis.Redis(**options, socket_timeout=5, retry=Retry(NoBackoff(), 1))
         # Reads block server-side for up to `block_ms` (5 s from the stream followers), so
         # the socket timeout must be longer: redis-py 8 defaults to 5 s, which cut every
         # idle XREAD short with a timeout error.
