@@ -21,6 +21,10 @@ from gl_deep_research.settings import Settings
 
 MAX_STREAM_LENGTH = 10_000
 ASYNC_SOCKET_TIMEOUT_SECONDS = 30.0
+# Each open SSE stream holds one connection while it blocks in XREAD. redis-py 8's
+# asyncio pool allows 100 by default and raises MaxConnectionsError beyond that, which
+# turned every stream past the 100th into a 503. 10,000 is Redis's default maxclients.
+MAX_ASYNC_CONNECTIONS = 10_000
 KEY_PREFIX = "gldr:events:"
 
 
@@ -69,7 +73,11 @@ class RedisEventStore:
         # Reads block server-side for up to `block_ms` (5 s from the stream followers), so
         # the socket timeout must be longer: redis-py 8 defaults to 5 s, which cut every
         # idle XREAD short with a timeout error.
-        self._async = aioredis.Redis(**options, socket_timeout=ASYNC_SOCKET_TIMEOUT_SECONDS)
+        self._async = aioredis.Redis(
+            **options,
+            socket_timeout=ASYNC_SOCKET_TIMEOUT_SECONDS,
+            max_connections=MAX_ASYNC_CONNECTIONS,
+        )
 
     def append(self, task_id: str, event_type: str, payload: dict[str, Any]) -> str:
         key = KEY_PREFIX + task_id
