@@ -42,6 +42,10 @@ events = aioredis.Redis(
     host=os.environ.get("REDIS_HOST", "127.0.0.1"),
     port=int(os.environ.get("REDIS_PORT", "6379")),
     db=int(os.environ.get("REDIS_DB", "0")),
+    # Longer than the 5 s read window, and room for one connection per open stream:
+    # redis-py 8 defaults to a 5 s socket timeout and 100 pooled connections.
+    socket_timeout=30,
+    max_connections=10_000,
 )
 
 

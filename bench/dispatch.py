@@ -164,6 +164,12 @@ def describe(delays: list[float]) -> str:
     return f"p50 {median(delays):.1f} ms, p99 {percentile(delays, 0.99):.1f} ms (n={len(delays)})"
 
 
+def describe_ratio(our_p50: float, bare_p50: float) -> str:
+    if our_p50 <= 0:
+        return f"p50 {our_p50:.1f} ms: the worker starts before the POST response arrives"
+    return f"p50 {our_p50:.1f} ms, {our_p50 / bare_p50:.1f}x baseline"
+
+
 def bench_dispatch(bench: BenchEnv, sizes: list[int], sequential: int = 50) -> list[Row]:
     our_queue = bench.new_queue()
     bare_queue = bench.new_queue()
@@ -191,8 +197,7 @@ def bench_dispatch(bench: BenchEnv, sizes: list[int], sequential: int = 50) -> l
         print(f"one at a time: bare from apply_async {describe(bare_delays.from_sent)}")
         print(f"one at a time: bare from its return  {describe(bare_delays.from_return)}")
         our_p50, bare_p50 = median(our_delays.from_return), median(bare_delays.from_sent)
-        ratio = our_p50 / bare_p50
-        met = our_p50 < TARGET_P50_MS and ratio <= TARGET_RATIO
+        met = our_p50 < TARGET_P50_MS and our_p50 <= TARGET_RATIO * bare_p50
         size = f"{sequential} tasks, one at a time"
         rows = [
             Row(
@@ -202,7 +207,7 @@ def bench_dispatch(bench: BenchEnv, sizes: list[int], sequential: int = 50) -> l
                 describe(our_delays.from_return),
                 "apply_async call to start: " + describe(bare_delays.from_sent),
                 "p50 < 50 ms and <= 2x baseline p50",
-                verdict(met, f"p50 {our_p50:.1f} ms, {ratio:.1f}x baseline"),
+                verdict(met, describe_ratio(our_p50, bare_p50)),
             ),
             Row(
                 "Dispatch",
