@@ -1,9 +1,9 @@
 """The FastAPI application: routes, error mapping, middleware and lifespan.
 
 The lifespan builds the runtime (adapters chosen from settings), loads
-`profiles.yaml` into the database and watches it for changes, and runs the
-background loop: the outbox sweeper that enqueues accepted tasks whose first
-enqueue failed, and in embedded mode the webhook sender.
+`profiles.yaml` into the database and watches it for changes. It also runs
+the outbox sweeper, which enqueues accepted tasks whose first enqueue
+failed, and in embedded mode the loop that sends due webhooks.
 """
 
 from __future__ import annotations

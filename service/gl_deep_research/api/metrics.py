@@ -2,7 +2,8 @@
 
 Request counts and latency are labelled by route template (`/v1/tasks/{task_id}`),
 never by the raw path, so ids do not explode the label space. Task counts by
-status and database pool usage are read when Prometheus scrapes `/metrics`.
+status, database pool usage and the broker queue's depth are read when
+Prometheus scrapes `/metrics`.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator
+from typing import Any
 
 from prometheus_client import REGISTRY, Gauge
 from prometheus_client.core import GaugeMetricFamily
@@ -73,6 +75,28 @@ class RuntimeCollector(Collector):
     def collect(self) -> Iterator[GaugeMetricFamily]:
         yield from self._pool_metrics()
         yield from self._task_metrics()
+        yield from self._queue_metrics()
+
+    def _queue_metrics(self) -> Iterator[GaugeMetricFamily]:
+        if self._runtime.dispatcher.name != "celery":
+            return
+        from gl_deep_research.worker.celery_app import app
+
+        queue = self._runtime.settings.celery_queue_name
+        try:
+            with app.connection_for_read() as connection:
+                connection.ensure_connection(max_retries=1, timeout=2)
+                channel: Any = connection.default_channel
+                _, depth, _ = channel.queue_declare(queue=queue, passive=True)
+        except Exception as err:
+            # A queue that no task was ever sent to does not exist yet; that is not an error.
+            logger.debug("Could not read the depth of queue %s for /metrics: %s", queue, err)
+            return
+        family = GaugeMetricFamily(
+            "gldr_queue_depth", "Messages waiting in the broker queue.", labels=["queue"]
+        )
+        family.add_metric([queue], int(depth))
+        yield family
 
     def _pool_metrics(self) -> Iterator[GaugeMetricFamily]:
         pool = self._runtime.database.engine.pool

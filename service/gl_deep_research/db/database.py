@@ -8,8 +8,10 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session, sessionmaker
 
+from gl_deep_research.errors import InvalidInput
 from gl_deep_research.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -31,6 +33,14 @@ class Database:
             try:
                 yield session
                 session.commit()
+            except DataError as err:
+                session.rollback()
+                # PostgreSQL rejects some values that Python accepts, such as a NUL
+                # character in text; that is the client's input, not a server fault.
+                raise InvalidInput(
+                    "The request contains a value the database cannot store, such as a NUL "
+                    "character in a text field; remove it and retry."
+                ) from err
             except BaseException:
                 session.rollback()
                 raise

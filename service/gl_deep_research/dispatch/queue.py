@@ -29,7 +29,7 @@ class Dispatcher(Protocol):
     def enqueue(self, task_id: uuid.UUID) -> None: ...
 
     def send_webhooks(self) -> None:
-        """Ask a worker to send due webhook deliveries soon; never raises."""
+        """Ask a worker to send due webhook deliveries soon; failures are logged, not raised."""
         ...
 
     def close(self) -> None: ...
@@ -79,7 +79,7 @@ class InProcessDispatcher:
         self._execute = execute
         self._send_webhooks = send_webhooks
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="gldr-task")
-        # One sender thread, so that SQLite never sees two senders claim the same rows.
+        # One sender thread, so that two senders never claim the same SQLite rows.
         self._webhook_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gldr-webhook")
 
     def enqueue(self, task_id: uuid.UUID) -> None:
@@ -92,8 +92,13 @@ class InProcessDispatcher:
             logger.exception("Task %s crashed in the in-process worker", task_id)
 
     def send_webhooks(self) -> None:
-        if self._send_webhooks is not None:
+        if self._send_webhooks is None:
+            return
+        try:
             self._webhook_pool.submit(self._deliver)
+        except RuntimeError as err:
+            # The pool is shut down because the process is stopping; the rows stay pending.
+            logger.warning("Could not send webhooks now (%s); they are sent after a restart", err)
 
     def _deliver(self) -> None:
         assert self._send_webhooks is not None

@@ -66,6 +66,12 @@ def _read_only(name: str) -> Conflict:
     )
 
 
+def _check_known_name(name: str) -> None:
+    # A name that no profile can have is "not found", and never reaches the database.
+    if not re.match(PROFILE_NAME_PATTERN, name):
+        raise NotFound(f"Profile {name!r} not found.", field="name")
+
+
 def validate_name(name: object) -> str:
     if not isinstance(name, str) or not re.match(PROFILE_NAME_PATTERN, name):
         raise InvalidInput(
@@ -150,6 +156,7 @@ class ProfileEditor:
             )
 
     def _writable(self, name: str) -> Profile:
+        _check_known_name(name)
         with self._database.session() as session:
             row = session.get(Profile, name)
         if row is None:
@@ -159,6 +166,7 @@ class ProfileEditor:
         return row
 
     def _write(self, name: str, provider: str, params: dict[str, Any], description: str) -> Profile:
+        _check_known_name(name)
         with self._database.session() as session:
             row = session.get(Profile, name)
             if row is None:

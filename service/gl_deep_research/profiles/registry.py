@@ -9,6 +9,7 @@ else the file's `default_profile`.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,11 @@ from sqlalchemy import delete, select
 from gl_deep_research.db.database import Database
 from gl_deep_research.db.models import Profile
 from gl_deep_research.errors import NotFound
-from gl_deep_research.profiles.params import InvalidProfile, validate_params
+from gl_deep_research.profiles.params import (
+    PROFILE_NAME_PATTERN,
+    InvalidProfile,
+    validate_params,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -141,6 +146,8 @@ class ProfileCatalog:
                 "default_profile in profiles.yaml or DEFAULT_PROFILE.",
                 field="profile",
             )
+        if not re.match(PROFILE_NAME_PATTERN, wanted):
+            raise NotFound(f"Profile {wanted!r} not found.", field="profile")
         with self._database.session() as session:
             row = session.get(Profile, wanted)
         if row is None:

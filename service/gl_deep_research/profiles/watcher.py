@@ -2,7 +2,7 @@
 
 The watcher observes the file's directory rather than the file, because a
 Kubernetes ConfigMap volume replaces files by swapping the `..data` symlink:
-the file's own inode never changes, but the directory sees the swap. Every
+the file's own inode never changes, but the directory reports the swap. Every
 change event re-reads the file, and a reload happens only when the content
 differs from the last one loaded. A file that fails validation is logged
 and ignored, so the profiles loaded before stay in force.

@@ -1,7 +1,7 @@
 """Cancel a task: move it to REVOKED; a running engine stops at its next cancel check.
 
 The REVOKED write and its webhook delivery commit together. A running task's
-runner sees `cancel_requested` within about a second (`CANCEL_POLL_SECONDS`),
+runner reads `cancel_requested` within about a second (`CANCEL_POLL_SECONDS`),
 stops, and publishes the closing events; its final write is conditional on
 status STARTED, so it never overwrites REVOKED. A task that never started
 gets its closing events here, because no runner will publish them.

@@ -2,9 +2,9 @@
 
 Called by the `gl_deep_research.send_webhooks` Celery task and, in embedded
 mode, by the API's background loop. Each call claims a batch of due rows by
-pushing their `next_attempt_at` past the time one attempt can take (a lease),
-so two senders never post the same delivery at once, and a sender that dies
-mid-attempt leaves the row to be retried after the lease. Delivery is at
+pushing their `next_attempt_at` past the time one attempt can take (a lease).
+Two senders therefore never post the same delivery at once, and the row of a
+sender that dies mid-attempt is retried after the lease. Delivery is at
 least once: receivers de-duplicate by `X-Webhook-Id`, which stays the same
 across retries. Every attempt is stored in `webhook_attempts` and logged.
 """

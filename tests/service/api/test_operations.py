@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -287,3 +288,14 @@ def test_cleanup_task_uses_retention(
             process.worker_runtime().close()
             process.reset_worker_runtime()
         assert counts["tasks"] == removed, days
+
+
+@pytest.mark.unit
+def test_gldr_beat_runs_celery_beat() -> None:
+    # After `--`, `--help` goes through to `celery beat`, which prints its options and exits.
+    result = subprocess.run(
+        ["gldr", "beat", "--", "--help"], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert "celery beat" in result.stdout
+    assert "--schedule" in result.stdout

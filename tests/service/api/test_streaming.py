@@ -163,3 +163,21 @@ def test_redis_down_streams_503_rest_works(
     assert ready.json()["failed"] == ["events"]
     assert ready.json()["checks"]["database"] == "ok"
     assert ready.json()["checks"]["broker"] == "ok"
+
+
+def test_queue_depth_counts_waiting_tasks(idle_api: str) -> None:
+    before = metric_or_zero(idle_api, "gldr_queue_depth")
+    pending_task(idle_api)
+    pending_task(idle_api)
+    after = wait_until(
+        lambda: metric_or_zero(idle_api, "gldr_queue_depth") or None,
+        timeout=10,
+        what="queue depth",
+    )
+    assert after == before + 2
+
+
+def metric_or_zero(base_url: str, name: str) -> float:
+    text = httpx.get(f"{base_url}/metrics").text
+    match = re.search(rf"^{re.escape(name)}\{{[^}}]*\}} (\S+)$", text, re.MULTILINE)
+    return float(match.group(1)) if match else 0.0

@@ -235,3 +235,23 @@ def test_idempotency_key_returns_first_task(idle_api: str) -> None:
     first = submit(first_key)
     assert submit(first_key) == first
     assert submit(second_key) != first
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        ({"query": "nul\x00byte?"}, "query"),
+        ({"query": "Q?", "profile": "nul\x00name"}, "profile"),
+        ({"query": "Q?", "webhook": '{"url": "http://a\\u0000b.example/"}'}, "webhook"),
+    ],
+    ids=["query", "profile", "webhook-url"],
+)
+def test_nul_characters_never_500(idle_api: str, data: dict[str, str], field: str) -> None:
+    _, key = create_account(idle_api, "nul")
+    response = httpx.post(f"{idle_api}/v1/tasks", json=data, headers={"X-API-Key": key})
+    assert response.status_code in (400, 404), (field, response.text)
+    for path in ("/v1/profiles/nul%00name", "/v1/accounts/nul%00"):
+        assert httpx.get(f"{idle_api}{path}", headers={"X-API-Key": key}).status_code in (
+            401,
+            404,
+        )

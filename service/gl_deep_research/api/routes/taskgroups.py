@@ -1,6 +1,6 @@
 """`/v1/taskgroups` (and the alias `/v1/taskgroup`): groups of research tasks.
 
-The app mounts this router under both prefixes, so every route answers on
+The app mounts this router under both prefixes, so every route is served on
 the canonical plural path and on the singular path of the upstream quick
 start.
 """
@@ -161,7 +161,7 @@ async def stream_group(
     await check_event_store(runtime, f"task group {group_id}", f"/v1/taskgroups/{group_id}")
 
     async def load_group() -> GroupView:
-        # A short session per check, so a waiting stream holds no pooled connection.
+        # A short session per check, so a waiting stream keeps no pooled connection.
         return await run_in_threadpool(runtime.groups.get_group, caller, group_id)
 
     return event_stream_response(

@@ -143,7 +143,7 @@ async def stream_task(
     await check_event_store(runtime, f"task {found_id}", f"/v1/tasks/{found_id}")
 
     async def load_task() -> Task:
-        # A short session per check, so a waiting stream holds no pooled connection.
+        # A short session per check, so a waiting stream keeps no pooled connection.
         return await run_in_threadpool(runtime.tasks.get_task, caller, found_id)
 
     return event_stream_response(
