@@ -14,6 +14,7 @@ import json
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -111,11 +112,11 @@ def drop_database(admin_url: str, url: str) -> None:
         connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-@pytest.fixture
-def fault_env(
+@contextmanager
+def prepared_env(
     fault_services: FaultServices, data_dir: Path, profiles_path: Path
 ) -> Iterator[dict[str, str]]:
-    """Environment of a child process (API, worker) on a fresh, migrated database."""
+    """Yield the environment of a child process (API, worker) on a fresh, migrated database."""
     fault_services.up()
     database_url = create_database(fault_services.admin_database_url)
     env = {
@@ -139,6 +140,23 @@ def fault_env(
     # A failed test may leave a service stopped; start it for the next test.
     fault_services.up()
     drop_database(fault_services.admin_database_url, database_url)
+
+
+@pytest.fixture
+def fault_env(
+    fault_services: FaultServices, data_dir: Path, profiles_path: Path
+) -> Iterator[dict[str, str]]:
+    with prepared_env(fault_services, data_dir, profiles_path) as env:
+        yield env
+
+
+@pytest.fixture(scope="module")
+def module_fault_env(
+    fault_services: FaultServices, data_dir: Path, profiles_path: Path
+) -> Iterator[dict[str, str]]:
+    """Like `fault_env`, shared by the tests of one module that fault nothing."""
+    with prepared_env(fault_services, data_dir, profiles_path) as env:
+        yield env
 
 
 def settings_from(env: dict[str, str]) -> Settings:

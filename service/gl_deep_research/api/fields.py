@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import parse_qsl
 
 from fastapi import Request
 from starlette.datastructures import UploadFile
@@ -31,7 +32,9 @@ async def read_fields(request: Request) -> dict[str, Any]:
         if not isinstance(body, dict):
             raise InvalidInput("The JSON body must be an object of fields.", field="body")
         return body
-    if content_type in ("application/x-www-form-urlencoded", "multipart/form-data", ""):
+    if content_type == "application/x-www-form-urlencoded":
+        return await _read_urlencoded(request)
+    if content_type in ("multipart/form-data", ""):
         try:
             form = await request.form()
         except (UnicodeDecodeError, ValueError, AssertionError) as err:
@@ -46,6 +49,22 @@ async def read_fields(request: Request) -> dict[str, Any]:
         f"Content type {content_type!r} is not supported; send "
         "application/x-www-form-urlencoded or application/json."
     )
+
+
+async def _read_urlencoded(request: Request) -> dict[str, Any]:
+    # Starlette's form parser replaces bytes that are not UTF-8 with U+FFFD, so a
+    # mangled question would be accepted. Decode strictly and return 400 instead.
+    raw = await request.body()
+    try:
+        pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True, errors="strict")
+    except UnicodeDecodeError as err:
+        raise InvalidInput(
+            f"The form body is not valid UTF-8 (byte {err.object[err.start : err.start + 1]!r} "
+            f"at position {err.start}); percent-encode UTF-8 text, as "
+            "application/x-www-form-urlencoded requires.",
+            field="body",
+        ) from err
+    return dict(pairs)
 
 
 # OpenAPI description of a body that may be form-encoded or JSON.
