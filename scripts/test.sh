@@ -24,6 +24,13 @@ uv run --frozen mypy
 echo "test: pytest"
 uv run --frozen pytest -p no:cacheprovider
 
+# The full load run (10,000 tasks, about ten minutes on 2 cores); the default
+# suite above submits 1,000. GLDR_RELIABILITY_LOAD=0 skips it.
+if [ "${GLDR_RELIABILITY_LOAD:-1}" = 1 ]; then
+  echo "test: reliability load run"
+  scripts/reliability.sh load
+fi
+
 if [ -x e2e/run.sh ]; then
   echo "test: Kubernetes end-to-end suite"
   e2e/run.sh
