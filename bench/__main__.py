@@ -1,7 +1,7 @@
 """Run every benchmark, print the results table and write it into bench/README.md.
 
 Usage:
-    uv run python -m bench                      # full sizes, all areas (about 15 minutes)
+    uv run python -m bench                      # full sizes, all areas (about 10 minutes on 2 CPUs)
     uv run python -m bench --quick              # small sizes, for development
     uv run python -m bench --only api,dispatch  # some areas only; README.md is left alone
 

@@ -57,14 +57,14 @@ class Delays:
     from_return: list[float]
 
 
-def wait_for(probe: Callable[[], float | None], what: str) -> float:
+def wait_for(probe: Callable[[], float | None], description: str) -> float:
     deadline = time.monotonic() + WAIT_SECONDS
     while time.monotonic() < deadline:
         value = probe()
         if value is not None:
             return value
         time.sleep(POLL_SECONDS)
-    raise TimeoutError(f"{what} did not happen within {WAIT_SECONDS:.0f} s")
+    raise TimeoutError(f"{description} did not happen within {WAIT_SECONDS:.0f} s")
 
 
 class OurDispatch:

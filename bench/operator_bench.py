@@ -109,8 +109,8 @@ def exists(client: Client, child: dict[str, Any], namespace: str) -> bool:
 def workloads_ready(client: Client, namespace: str) -> bool:
     for kind in (Deployment, StatefulSet):
         for item in client.list(kind, namespace=namespace):
-            wanted = item.spec.replicas if item.spec.replicas is not None else 1
-            if (item.status.readyReplicas or 0) < wanted:
+            expected = item.spec.replicas if item.spec.replicas is not None else 1
+            if (item.status.readyReplicas or 0) < expected:
                 return False
     return all((job.status.succeeded or 0) >= 1 for job in client.list(Job, namespace=namespace))
 

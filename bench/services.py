@@ -87,6 +87,7 @@ def prepare(log_dir: Path) -> BenchEnv:
             "`scripts/services.sh up`."
         ) from err
     database_url = admin_url.rsplit("/", 1)[0] + "/" + DATABASE_NAME
+
     data_dir = log_dir / "data"
     data_dir.mkdir(parents=True, exist_ok=True)
     values = {
@@ -104,6 +105,7 @@ def prepare(log_dir: Path) -> BenchEnv:
         "ACCOUNT_MAX_ACTIVE_TASKS": "10000000",
     }
     upgrade_database(Settings(**{name.lower(): value for name, value in values.items()}))
+
     bench = BenchEnv(values=values, database_url=database_url, log_dir=log_dir)
     bench.redis_client().flushdb()
     return bench
@@ -120,7 +122,7 @@ def delete_queues(bench: BenchEnv) -> None:
 
 
 def start_server(bench: BenchEnv, app_path: str, name: str, **env: str) -> tuple[ChildProcess, str]:
-    """Start `bench.serve` for an ASGI app and wait until it answers on `/health`."""
+    """Start `bench.serve` for an ASGI app and wait until `/health` returns 200."""
     port = free_port()
     argv = [sys.executable, "-m", "bench.serve", app_path, "--port", str(port)]
     process = ChildProcess(argv, bench.child_env(**env), bench.log_dir / f"{name}-{port}.log")

@@ -1,10 +1,9 @@
 """SSE streaming: delivery latency and memory per idle stream on one API process.
 
-Clients are aiohttp streams in this process. Events are appended to the
-tasks' Redis streams by this process with the product's `EventPublisher`,
-the code a worker uses, so each event's payload carries the `timestamp` of
-its append, and delivery latency is the client's receive time minus that
-timestamp. Ten streams follow each task.
+Clients are aiohttp streams in this process. This process also appends the
+events, with the product's `EventPublisher` as a worker does, so each
+payload carries the `timestamp` of its append. Delivery latency is the
+client's receive time minus that timestamp. Ten streams follow each task.
 
 Memory: the resident set of the server with N idle streams open minus the
 same before any stream opened, divided by N. Before the first reading, a
