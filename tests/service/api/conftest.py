@@ -1,7 +1,7 @@
 """One API process and one Celery worker (with beat) shared by the API tests.
 
 Starting processes is the slow part of these tests, so the shared stack
-starts once per session; each test isolates itself by creating its own
+starts once per session. Each test isolates itself by creating its own
 account. Tests that need other settings start an API-only process of their
 own through `start_api_with`.
 """

@@ -17,7 +17,7 @@ class Received:
 
 @dataclass
 class Receiver:
-    """Answers 500 to the first `fail_first` requests per delivery id, then 200."""
+    """Responds 500 to the first `fail_first` requests per delivery id, then 200."""
 
     fail_first: int = 0
     redirect_to: str | None = None

@@ -88,6 +88,14 @@ def test_document_shows_bodies_and_errors() -> None:
     assert set(cancel["responses"]) >= {"200", "401", "404", "409"}
     delete_profile = paths["/v1/profiles/{name}"]["delete"]
     assert set(delete_profile["responses"]) >= {"200", "401", "404", "409", "500"}
+    profile_body = paths["/v1/profiles"]["post"]["requestBody"]["content"]["application/json"]
+    assert profile_body["schema"]["required"] == ["name", "provider"]
+    assert set(profile_body["schema"]["properties"]) == {
+        "name",
+        "provider",
+        "params",
+        "description",
+    }
     stream = paths["/v1/taskgroups/{taskgroup_id}/stream"]["get"]
     assert "text/event-stream" in stream["responses"]["200"]["content"]
     assert "503" in stream["responses"]

@@ -34,7 +34,7 @@ def pending_task(base_url: str) -> tuple[str, dict[str, str]]:
     return str(response.json()["task_id"]), headers
 
 
-def test_waiting_stream_sends_heartbeats_and_holds_no_connection(idle_api: str) -> None:
+def test_idle_stream_pings_without_connection(idle_api: str) -> None:
     task_id, headers = pending_task(idle_api)
     pings = 0
     with httpx.stream(

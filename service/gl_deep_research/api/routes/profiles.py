@@ -17,6 +17,7 @@ from gl_deep_research.api.routing import SlashTolerantRouter
 from gl_deep_research.api.schemas import Profile, ProfileDeleted, ProfileList
 from gl_deep_research.db.models import Profile as ProfileRow
 from gl_deep_research.errors import InvalidInput
+from gl_deep_research.profiles.params import PROFILE_NAME_PATTERN, PROVIDERS
 
 router = SlashTolerantRouter(prefix="/v1/profiles", tags=["profiles"])
 
@@ -26,6 +27,28 @@ PROFILE_EXAMPLE = {
     "params": {"sub_queries": 5, "max_sentences": 20},
     "description": "A longer offline report.",
 }
+PROFILE_FIELDS: dict[str, Any] = {
+    "name": {"type": "string", "pattern": PROFILE_NAME_PATTERN},
+    "provider": {"type": "string", "enum": list(PROVIDERS)},
+    "params": {
+        "type": "object",
+        "description": "Engine params; an unknown key or a wrong type is a 400 naming it",
+    },
+    "description": {"type": "string", "maxLength": 2000},
+}
+
+
+def json_body(required: list[str]) -> dict[str, Any]:
+    """Describe the JSON object body that the profile routes validate themselves."""
+    schema = {"type": "object", "properties": PROFILE_FIELDS, "required": required}
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": schema, "example": PROFILE_EXAMPLE}},
+        }
+    }
+
+
 MASTER_ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "Missing key, or not the master key"},
     500: {"description": "GL_DEEP_RESEARCH_MASTER_API_KEY is not set"},
@@ -84,10 +107,9 @@ def get_profile(name: str, runtime: RuntimeDep, _: CallerDep) -> dict[str, Any]:
         422: WRITE_ERRORS[422],
     },
     summary="Create an API profile",
+    openapi_extra=json_body(["name", "provider"]),
 )
-async def create_profile(
-    runtime: RuntimeDep, _: MasterDep, body: Any = Body(..., examples=[PROFILE_EXAMPLE])
-) -> JSONResponse:
+async def create_profile(runtime: RuntimeDep, _: MasterDep, body: Any = Body(...)) -> JSONResponse:
     row = await run_in_threadpool(runtime.profile_editor.create, _object(body))
     return JSONResponse(profile_body(row), status_code=201)
 
@@ -97,6 +119,7 @@ async def create_profile(
     response_model=Profile,
     responses=WRITE_ERRORS,
     summary="Replace an API profile; absent fields take their defaults",
+    openapi_extra=json_body(["provider"]),
 )
 def replace_profile(
     name: str, runtime: RuntimeDep, _: MasterDep, body: Any = Body(...)
@@ -109,6 +132,7 @@ def replace_profile(
     response_model=Profile,
     responses=WRITE_ERRORS,
     summary="Change some fields of an API profile; `params`, when given, is replaced whole",
+    openapi_extra=json_body([]),
 )
 def patch_profile(
     name: str, runtime: RuntimeDep, _: MasterDep, body: Any = Body(...)
