@@ -4,6 +4,10 @@ Request counts and latency are labelled by route template (`/v1/tasks/{task_id}`
 never by the raw path, so ids do not explode the label space. Task counts by
 status, database pool usage and the broker queue's depth are read when
 Prometheus scrapes `/metrics`.
+
+NOTE: each API process keeps its own counters, so with `gldr serve --workers N`
+a scrape reads one process. Run one process per container (as the container
+entrypoint does) or add prometheus-client's multiprocess mode here as in the worker.
 """
 
 from __future__ import annotations
@@ -67,7 +71,7 @@ class MetricsMiddleware:
 
 
 class RuntimeCollector(Collector):
-    """Task counts by status and database pool usage, read at scrape time."""
+    """Task counts by status, database pool usage and queue depth, read at scrape time."""
 
     def __init__(self, runtime: Runtime) -> None:
         self._runtime = runtime
