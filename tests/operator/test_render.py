@@ -87,11 +87,13 @@ def test_minimal_creates_expected_children(
         ("Service", "research-api"),
         ("Deployment", "research-api"),
         ("Deployment", "research-worker"),
+        ("Deployment", "research-beat"),
         ("PodDisruptionBudget", "research-api"),
         ("PodDisruptionBudget", "research-worker"),
         ("NetworkPolicy", "research-api"),
         ("NetworkPolicy", "research-worker"),
         ("NetworkPolicy", "research-migration"),
+        ("NetworkPolicy", "research-beat"),
         ("NetworkPolicy", "research-redis"),
         ("NetworkPolicy", "research-rabbitmq"),
     }
@@ -161,6 +163,25 @@ def test_worker_command_from_spec(full: dict[str, Any], profiles: list[dict[str,
         "reports",
     ]
     assert container["resources"]["limits"] == {"cpu": "4", "memory": "8Gi"}
+
+
+def test_beat_runs_one_scheduler(full: dict[str, Any], profiles: list[dict[str, Any]]) -> None:
+    objects = by_kind_name(render(full, profiles))
+    beat = objects[("Deployment", "research-full-beat")]["spec"]
+    container = beat["template"]["spec"]["containers"][0]
+    assert beat["replicas"] == 1
+    assert beat["strategy"] == {"type": "Recreate"}
+    assert container["command"] == [
+        "celery",
+        "-A",
+        "gl_deep_research.worker.celery_app",
+        "beat",
+        "--loglevel=INFO",
+        "--schedule=/tmp/celerybeat-schedule",
+    ]
+    policy = objects[("NetworkPolicy", "research-full-beat")]["spec"]
+    assert "ingress" not in policy
+    assert len(policy["egress"]) == 2
 
 
 def test_autoscaling_leaves_replicas_unset(
@@ -239,7 +260,7 @@ def test_config_hash_follows_profiles(
     changed = copy.deepcopy(profiles)
     changed[0]["spec"]["params"]["sub_queries"] = 3
     after = config_hashes(render(minimal, changed))
-    assert set(before) == {"research-api", "research-worker"}
+    assert set(before) == {"research-api", "research-worker", "research-beat"}
     for name in before:
         assert before[name] != after[name]
 

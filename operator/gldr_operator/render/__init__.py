@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from gldr_operator.render.api import render_api_deployment, render_api_service
+from gldr_operator.render.beat import render_beat_deployment
 from gldr_operator.render.common import Object, stable_hash
 from gldr_operator.render.env import service_env
 from gldr_operator.render.flower import render_flower_deployment, render_flower_service
@@ -58,6 +59,7 @@ def render_children(drd: DeepResearchDeployment, inputs: RenderInputs) -> list[O
         render_api_service(drd),
         render_api_deployment(drd, version, env, digest),
         render_worker_deployment(drd, version, env, digest),
+        render_beat_deployment(drd, version, env, digest),
     ]
     if spec.flower.enabled:
         children += [

@@ -27,6 +27,10 @@ DEFAULT_RESOURCES: dict[str, Object] = {
         "requests": {"cpu": "100m", "memory": "256Mi"},
         "limits": {"cpu": "500m", "memory": "512Mi"},
     },
+    "beat": {
+        "requests": {"cpu": "50m", "memory": "128Mi"},
+        "limits": {"cpu": "250m", "memory": "256Mi"},
+    },
     "redis": {"requests": {"cpu": "1", "memory": "2Gi"}, "limits": {"cpu": "1", "memory": "2Gi"}},
     "rabbitmq": {
         "requests": {"cpu": "1", "memory": "1Gi"},

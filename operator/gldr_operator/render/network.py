@@ -89,6 +89,8 @@ def render_network_policies(drd: DeepResearchDeployment) -> list[Object]:
         _policy(drd, "api", [{"ports": _ports(API_PORT)}], service_egress),
         _policy(drd, "worker", [], [*service_egress, {"ports": _ports(*WEB_PORTS)}]),
         _policy(drd, "migration", [], [_dns(), _database(drd)]),
+        # Beat only publishes scheduled tasks to the broker.
+        _policy(drd, "beat", [], [_dns(), _broker(drd)]),
     ]
     if drd.spec.flower.enabled:
         same_namespace: list[Object] = [{"podSelector": {}}]
@@ -98,7 +100,7 @@ def render_network_policies(drd: DeepResearchDeployment) -> list[Object]:
         redis_ingress = [{"from": _pods(drd, "api", "worker"), "ports": _ports(REDIS_PORT)}]
         policies.append(_policy(drd, "redis", redis_ingress, [_dns()]))
     if drd.spec.managed_rabbitmq is not None:
-        clients = _pods(drd, "api", "worker", "flower")
+        clients = _pods(drd, "api", "worker", "flower", "beat")
         policies.append(
             _policy(drd, "rabbitmq", [{"from": clients, "ports": _ports(AMQP_PORT)}], [_dns()])
         )
