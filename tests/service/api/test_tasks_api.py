@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import base64
+import random
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -139,15 +141,28 @@ def test_cancel_finished_task_is_409(stack: Stack, database: Database) -> None:
     assert "already finished with status SUCCESS" in response.json()["detail"]
 
 
-SLOW_PROFILE = {
-    "provider": "local",
-    "params": {
-        "sub_queries": 8,
-        "follow_up_queries": 4,
-        "passages_per_query": 50,
-        "max_sentences": 200,
-    },
-}
+SLOW_PROFILE_PARAMS = {"sub_queries": 8, "passages_per_query": 50, "max_sentences": 200}
+VOCABULARY = (
+    "press printing europe book paper ink guild reform church scholar latin city trade "
+    "merchant river bridge castle harvest market school letter science map ship coast"
+)
+WORDS = VOCABULARY.split()
+
+
+def write_large_collection(stack: Stack) -> str:
+    """Write a fresh document collection whose first index build takes seconds.
+
+    A new collection name means the worker has no cached index for it, so the
+    task is still building the index when the test cancels it.
+    """
+    name = f"slow-{uuid.uuid4().hex[:8]}"
+    folder = Path(stack.env["GLDR_DATA_DIR"]) / "collections" / name
+    folder.mkdir(parents=True)
+    generator = random.Random(name)
+    for number in range(3000):
+        paragraphs = [" ".join(generator.choices(WORDS, k=60)).capitalize() + "." for _ in range(4)]
+        (folder / f"doc-{number:05d}.txt").write_text("\n\n".join(paragraphs))
+    return name
 
 
 def start_slow_task(stack: Stack, headers: dict[str, str], profile: str) -> str | None:
@@ -155,7 +170,7 @@ def start_slow_task(stack: Stack, headers: dict[str, str], profile: str) -> str 
     task_id = str(
         httpx.post(
             f"{stack.base_url}/v1/tasks",
-            data={"query": "How did the printing press change Europe?", "profile": profile},
+            data={"query": "How did the printing press change the church?", "profile": profile},
             headers=headers,
         ).json()["task_id"]
     )
@@ -170,9 +185,11 @@ def start_slow_task(stack: Stack, headers: dict[str, str], profile: str) -> str 
 
 def test_cancel_running_task_stops_engine(stack: Stack) -> None:
     profile = f"slow-{uuid.uuid4().hex[:6]}"
+    collection = write_large_collection(stack)
+    params = {**SLOW_PROFILE_PARAMS, "collections": [collection]}
     created = httpx.post(
         f"{stack.base_url}/v1/profiles",
-        json={"name": profile, **SLOW_PROFILE},
+        json={"name": profile, "provider": "local", "params": params},
         headers={"X-API-Key": MASTER_KEY},
     )
     assert created.status_code == 201, created.text
