@@ -19,7 +19,7 @@ from sqlalchemy import delete, select
 
 from gl_deep_research.db.database import Database
 from gl_deep_research.db.models import Profile
-from gl_deep_research.errors import NotFound
+from gl_deep_research.errors import InvalidInput, NotFound
 from gl_deep_research.profiles.params import (
     PROFILE_NAME_PATTERN,
     InvalidProfile,
@@ -139,6 +139,11 @@ class ProfileCatalog:
 
     def resolve(self, name: str | None) -> Profile:
         """Return the named profile, or the default one when `name` is empty."""
+        # A JSON body can carry any type in the `profile` field.
+        if name is not None and not isinstance(name, str):
+            raise InvalidInput(
+                f"Field 'profile' must be a string, got {type(name).__name__}.", field="profile"
+            )
         wanted = name or self.default_profile
         if not wanted:
             raise NotFound(
