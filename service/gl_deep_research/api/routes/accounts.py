@@ -52,7 +52,11 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     "/",
     status_code=201,
     response_model=Envelope,
-    responses={**ERRORS, 409: {"description": "Duplicate name"}},
+    responses={
+        **ERRORS,
+        400: {"description": "Missing or empty name"},
+        409: {"description": "Duplicate name"},
+    },
     summary="Create an account; the response is the only place its API key appears",
 )
 async def create_account(
