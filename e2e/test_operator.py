@@ -68,6 +68,7 @@ CHILDREN = [
     (StatefulSet, "research-rabbitmq"),
     (Deployment, "research-api"),
     (Deployment, "research-worker"),
+    (Deployment, "research-beat"),
 ]
 
 
@@ -270,3 +271,39 @@ def test_restart_mid_reconcile_converges(
     operator.kill()
     operator.start()
     wait_ready(k8s_client, namespace, operator)
+
+
+@pytest.mark.usefixtures("volumes")
+def test_children_deleted_while_down_come_back(
+    k8s_client: Client, namespace: str, operator: OperatorProcess
+) -> None:
+    apply_examples(k8s_client, namespace)
+    wait_ready(k8s_client, namespace, operator)
+    api_hash = config_hash(k8s_client, namespace)
+
+    # While the operator is dead nothing watches: delete one child of each
+    # kind family and edit another, then start it again and expect the same state.
+    operator.kill()
+    k8s_client.delete(Deployment, "research-worker", namespace=namespace)
+    k8s_client.delete(Service, "research-api", namespace=namespace)
+    k8s_client.patch(Deployment, "research-api", {"spec": {"replicas": 3}}, namespace=namespace)
+    assert get_or_none(k8s_client, Deployment, "research-worker", namespace) is None
+
+    operator.start()
+    wait_until(
+        "worker Deployment recreated",
+        lambda: get_or_none(k8s_client, Deployment, "research-worker", namespace),
+        timeout=DRIFT_INTERVAL + 60,
+    )
+    wait_until(
+        "API Service recreated",
+        lambda: get_or_none(k8s_client, Service, "research-api", namespace),
+        timeout=DRIFT_INTERVAL + 60,
+    )
+    wait_until(
+        "API replicas reset to 1",
+        lambda: k8s_client.get(Deployment, "research-api", namespace=namespace).spec.replicas == 1,
+        timeout=DRIFT_INTERVAL + 60,
+    )
+    wait_ready(k8s_client, namespace, operator)
+    assert config_hash(k8s_client, namespace) == api_hash
