@@ -10,6 +10,7 @@ API server's response with the live object.
 from __future__ import annotations
 
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -60,8 +61,17 @@ def live(client: Client, document: dict[str, Any]) -> Any:
 def assert_reapply_changes_nothing(client: Client, documents: list[dict[str, Any]]) -> None:
     for document in documents:
         name = f"{document['kind']}/{document['metadata']['name']}"
-        answer = server_side_apply(client, document, dry_run=True).to_dict()
-        current = live(client, document).to_dict()
+        # The operator may write the status between the dry run and the read;
+        # compare only a pair that no other write came between.
+        for _ in range(10):
+            before = live(client, document).to_dict()
+            answer = server_side_apply(client, document, dry_run=True).to_dict()
+            current = live(client, document).to_dict()
+            if before["metadata"]["resourceVersion"] == current["metadata"]["resourceVersion"]:
+                break
+            time.sleep(0.5)
+        else:
+            raise AssertionError(f"{name} kept changing; no quiet moment to compare in")
         assert answer == current, f"applying {name} again would change it"
 
 
