@@ -5,13 +5,15 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
+from sqlalchemy.orm import Session
 
 from gl_deep_research.auth.verifier import MASTER
 from gl_deep_research.db.database import Database
-from gl_deep_research.db.models import Task
+from gl_deep_research.db.models import Profile, Task
 from gl_deep_research.profiles.registry import read_profiles_file
 from gl_deep_research.runtime import Runtime, build_runtime
 from gl_deep_research.settings import Settings
@@ -136,3 +138,33 @@ def test_events_reach_redis_stream(runtime: Runtime) -> None:
     assert types[0] == "status"
     assert types[-3:] == ["result", "status", "done"]
     assert all(event.payload["task_id"] == str(task.id) for event in events)
+
+
+def test_concurrent_profile_sync_retries(
+    session_settings: Settings, clean_database: Database
+) -> None:
+    """A replica whose insert of a file profile loses the race retries and updates the row."""
+    profiles_file = read_profiles_file(REPO_ROOT / "profiles.yaml")
+    catalog = build_runtime(session_settings, role="api").profiles
+    rival = Database(session_settings)
+    raced = []
+
+    def insert_first(session: Any, *_: Any) -> None:
+        # Another replica commits the same profile between this one's read and its insert.
+        if raced:
+            return
+        raced.append(True)
+        with rival.session() as other:
+            other.add(Profile(name="local", provider="local", params={}, source="file"))
+
+    event.listen(Session, "before_flush", insert_first)
+    try:
+        catalog.sync_file(profiles_file)
+    finally:
+        event.remove(Session, "before_flush", insert_first)
+        rival.dispose()
+    assert raced == [True]
+    with clean_database.session() as session:
+        row = session.get(Profile, "local")
+    assert row is not None
+    assert row.params == profiles_file.profiles["local"].params

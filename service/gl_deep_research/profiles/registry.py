@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 
 from gl_deep_research.db.database import Database
 from gl_deep_research.db.models import Profile
@@ -27,6 +28,8 @@ from gl_deep_research.profiles.params import (
 )
 
 logger = logging.getLogger(__name__)
+
+SYNC_ATTEMPTS = 3
 
 # Used when no profiles.yaml exists, so a first run needs no file at all.
 BUILTIN_PROFILES: dict[str, Any] = {
@@ -115,6 +118,28 @@ class ProfileCatalog:
 
     def sync_file(self, profiles_file: ProfilesFile) -> None:
         """Upsert the file's profiles and drop file profiles that left the file."""
+        for attempt in range(1, SYNC_ATTEMPTS + 1):
+            try:
+                self._write_file_profiles(profiles_file)
+                break
+            except IntegrityError:
+                # Replicas starting together sync the same file; one of them
+                # inserted a row this one did not see yet. The retry updates it.
+                if attempt == SYNC_ATTEMPTS:
+                    raise
+                logger.info(
+                    "Another process synced profiles at the same time; retrying, attempt %d of %d",
+                    attempt + 1,
+                    SYNC_ATTEMPTS,
+                )
+        self._file_default = profiles_file.default_profile
+        logger.info(
+            "Loaded %d file profiles; default profile is %r",
+            len(profiles_file.profiles),
+            self.default_profile,
+        )
+
+    def _write_file_profiles(self, profiles_file: ProfilesFile) -> None:
         with self._database.session() as session:
             for spec in profiles_file.profiles.values():
                 row = session.get(Profile, spec.name)
@@ -130,12 +155,6 @@ class ProfileCatalog:
                     Profile.source == "file", Profile.name.not_in(list(profiles_file.profiles))
                 )
             )
-        self._file_default = profiles_file.default_profile
-        logger.info(
-            "Loaded %d file profiles; default profile is %r",
-            len(profiles_file.profiles),
-            self.default_profile,
-        )
 
     def resolve(self, name: str | None) -> Profile:
         """Return the named profile, or the default one when `name` is empty."""
