@@ -56,7 +56,7 @@ def migrate() -> None:
     "--skip-migrations", is_flag=True, help="Start without upgrading the database schema first."
 )
 def serve(host: str, port: int, workers: int, skip_migrations: bool) -> None:
-    """Run the HTTP API (migrating the database first unless told not to)."""
+    """Run the HTTP API, migrating the database first unless --skip-migrations is given."""
     import uvicorn
 
     from gl_deep_research.db.migrate import upgrade_database

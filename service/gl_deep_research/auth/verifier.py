@@ -1,4 +1,4 @@
-"""Resolve an `X-API-Key` header to a caller: the master key, an account, or nobody.
+"""Resolve an `X-API-Key` header to a caller: the master key, an account, or None.
 
 Verified account keys are cached per process by their SHA-256 together with
 the bcrypt hash they matched. Every request still reads the account row by
@@ -23,7 +23,7 @@ from gl_deep_research.db.models import Account
 
 @dataclass(frozen=True)
 class Caller:
-    """Who sent a request: the master key (`account_id` None) or one account."""
+    """The sender of a request: the master key (`account_id` None) or one account."""
 
     account_id: uuid.UUID | None
     account_name: str

@@ -16,7 +16,7 @@ EVENT_TYPES = ("status", "thinking", "activity", "source", "progress", "result",
 
 
 class EventStoreUnavailable(Exception):
-    """The store cannot be reached; streams answer 503 while this lasts."""
+    """The store cannot be reached, so streams return 503 while this lasts."""
 
 
 @dataclass(frozen=True)

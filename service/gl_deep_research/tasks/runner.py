@@ -260,7 +260,7 @@ class _CancelCheck:
                     select(Task.cancel_requested, Task.status).where(Task.id == self._task_id)
                 ).one_or_none()
         except DBAPIError as err:
-            # A database restart must not fail the research; the next check asks again.
+            # A database restart must not fail the research, so the next check reads the row again.
             logger.warning(
                 "Cancel check of task %s failed (%s); the research continues", self._task_id, err
             )
