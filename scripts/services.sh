@@ -7,16 +7,20 @@
 #   scripts/services.sh env     print the environment variables that point the service at them
 #
 # State lives in $GLDR_SERVICES_DIR (default /tmp/gldr-services). Ports are
-# non-standard so they never collide with a system-wide installation; set
-# GLDR_SERVICES_DIR, GLDR_PG_PORT, GLDR_REDIS_PORT, GLDR_AMQP_PORT,
-# GLDR_AMQP_DIST_PORT and GLDR_RABBIT_NODE to run a second, separate set.
+# non-standard so they never collide with a system-wide installation. They also
+# lie below Linux's default ephemeral range (32768-60999, see
+# /proc/sys/net/ipv4/ip_local_port_range). Inside it, a listener can fail with
+# EADDRINUSE because an outgoing connection, such as the broker's own link to
+# epmd, was just given the same port. Set GLDR_SERVICES_DIR,
+# GLDR_PG_PORT, GLDR_REDIS_PORT, GLDR_AMQP_PORT, GLDR_AMQP_DIST_PORT and
+# GLDR_RABBIT_NODE to run a second, separate set.
 set -euo pipefail
 
 STATE_DIR=${GLDR_SERVICES_DIR:-/tmp/gldr-services}
-PG_PORT=${GLDR_PG_PORT:-55432}
-REDIS_PORT=${GLDR_REDIS_PORT:-56379}
-AMQP_PORT=${GLDR_AMQP_PORT:-35672}
-AMQP_DIST_PORT=${GLDR_AMQP_DIST_PORT:-35673}
+PG_PORT=${GLDR_PG_PORT:-25432}
+REDIS_PORT=${GLDR_REDIS_PORT:-26379}
+AMQP_PORT=${GLDR_AMQP_PORT:-27672}
+AMQP_DIST_PORT=${GLDR_AMQP_DIST_PORT:-27673}
 RABBIT_NODE=${GLDR_RABBIT_NODE:-gldr@localhost}
 
 log() { printf 'services: %s\n' "$*" >&2; }
@@ -62,6 +66,15 @@ wait_for() {
   return 1
 }
 
+# Fail with a clear message when something else already listens on PORT.
+require_free_port() {
+  local what=$1 port=$2 variable=$3 holder
+  holder=$(ss -Hltnp "sport = :$port" 2>/dev/null | head -n 1)
+  [ -z "$holder" ] && return 0
+  log "$what cannot start: port $port is taken ($holder); stop that process or set $variable"
+  return 1
+}
+
 postgres_up() {
   local bin data=$STATE_DIR/postgres
   bin=$(pg_bin)
@@ -74,6 +87,7 @@ postgres_up() {
   chown -R postgres "$data"
   touch "$STATE_DIR/postgres.log" && chown postgres "$STATE_DIR/postgres.log"
   if ! runuser -u postgres -- "$bin/pg_ctl" -D "$data" status >/dev/null 2>&1; then
+    require_free_port PostgreSQL "$PG_PORT" GLDR_PG_PORT
     runuser -u postgres -- "$bin/pg_ctl" -D "$data" -l "$STATE_DIR/postgres.log" -w start \
       -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $data -c max_connections=300 -c fsync=off" \
       >/dev/null
@@ -91,6 +105,7 @@ postgres_up() {
 redis_up() {
   mkdir -p "$STATE_DIR/redis"
   if ! redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1; then
+    require_free_port Redis "$REDIS_PORT" GLDR_REDIS_PORT
     redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$STATE_DIR/redis" \
       --daemonize yes --pidfile "$STATE_DIR/redis.pid" --logfile "$STATE_DIR/redis.log" \
       --save '' --appendonly no
@@ -119,12 +134,28 @@ rabbitmq_up() {
   [ -f "$RABBITMQ_ENABLED_PLUGINS_FILE" ] || echo '[].' >"$RABBITMQ_ENABLED_PLUGINS_FILE"
   # A long consumer timeout, because a research task is acknowledged only when it ends.
   printf 'loopback_users = none\nconsumer_timeout = 7200000\n' >"$RABBITMQ_CONFIG_FILE.conf"
+  local server=""
   if ! rabbitmqctl -n "$RABBIT_NODE" status >/dev/null 2>&1; then
-    # `rabbitmq-server -detached` of 3.10 sometimes binds the listener twice and
-    # exits with eaddrinuse, so run it in the foreground of a detached session.
+    require_free_port RabbitMQ "$AMQP_PORT" GLDR_AMQP_PORT
+    # In the foreground of a detached session rather than with -detached, so the
+    # wait below can tell a broker that stopped from one still starting.
     setsid nohup rabbitmq-server >"$STATE_DIR/rabbitmq/server.out" 2>&1 </dev/null &
+    server=$!
   fi
-  wait_for RabbitMQ 180 rabbitmqctl -n "$RABBIT_NODE" await_startup --timeout 5
+  for _ in $(seq 180); do
+    if rabbitmqctl -n "$RABBIT_NODE" await_startup --timeout 5 >/dev/null 2>&1; then
+      log "RabbitMQ is ready"
+      return 0
+    fi
+    if [ -n "$server" ] && ! kill -0 "$server" 2>/dev/null; then
+      log "RabbitMQ stopped during start-up; the end of $STATE_DIR/rabbitmq/server.out:"
+      tail -n 3 "$STATE_DIR/rabbitmq/server.out" >&2
+      return 1
+    fi
+    sleep 0.5
+  done
+  log "RabbitMQ did not become ready; see the logs in $STATE_DIR/rabbitmq"
+  return 1
 }
 
 print_env() {

@@ -1,7 +1,7 @@
 """A separate set of PostgreSQL, Redis and RabbitMQ that fault tests may stop.
 
 Other test sessions use the default set that `scripts/services.sh up`
-starts (PostgreSQL 55432, Redis 56379, RabbitMQ 35672), so fault tests never
+starts (PostgreSQL 25432, Redis 26379, RabbitMQ 27672), so fault tests never
 touch it. They run their own set through the same script with other ports,
 another state folder and another RabbitMQ node. Each pytest session takes a
 free slot under an exclusive file lock, so two sessions on one machine get
@@ -57,10 +57,10 @@ class FaultServices:
         return cls(
             slot=slot,
             state_dir=Path(f"/tmp/gldr-faults{suffix}"),
-            pg_port=55442 + 10 * slot,
-            redis_port=56389 + 10 * slot,
-            amqp_port=35692 + 10 * slot,
-            amqp_dist_port=35693 + 10 * slot,
+            pg_port=25442 + 10 * slot,
+            redis_port=26389 + 10 * slot,
+            amqp_port=27692 + 10 * slot,
+            amqp_dist_port=27693 + 10 * slot,
             rabbit_node=f"faults{slot or ''}@localhost",
         )
 
