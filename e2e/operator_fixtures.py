@@ -189,6 +189,7 @@ def example_deployment() -> dict[str, Any]:
     storage = {"storageClassName": STORAGE_CLASS, "size": "1Gi"}
     deployment["spec"]["api"] = {"resources": small}
     deployment["spec"]["worker"] = {"resources": small}
+    deployment["spec"]["beat"] = {"resources": small}
     deployment["spec"]["redis"] = {"managed": {"resources": small, "storage": storage}}
     deployment["spec"]["rabbitmq"] = {"managed": {"resources": small, "storage": storage}}
     return deployment

@@ -22,6 +22,7 @@ from e2e.operator_fixtures import (
     OperatorProcess,
     apply,
     apply_examples,
+    example_deployment,
     install_crds,
     load,
     running_operator,
@@ -134,6 +135,24 @@ def test_examples_become_ready(
     owner = api.metadata.ownerReferences[0]
     assert owner.kind == "DeepResearchDeployment"
     assert owner.controller is True
+    beat = k8s_client.get(Deployment, "research-beat", namespace=namespace)
+    beat_resources = beat.spec.template.spec.containers[0].resources
+    assert beat_resources.requests == {"cpu": "100m", "memory": "128Mi"}
+    assert beat_resources.limits == {"cpu": "500m", "memory": "512Mi"}
+
+
+@pytest.mark.usefixtures("crds")
+def test_beat_request_above_limit_rejected(k8s_client: Client, namespace: str) -> None:
+    deployment = example_deployment()
+    deployment["spec"]["beat"] = {
+        "resources": {"requests": {"memory": "1Gi"}, "limits": {"memory": "512Mi"}}
+    }
+    with pytest.raises(ApiError) as rejected:
+        apply(k8s_client, deployment, namespace)
+    assert rejected.value.status.code == 422
+    message = rejected.value.status.message
+    assert "spec.beat.resources" in message
+    assert "resources.requests.memory must not exceed resources.limits.memory" in message
 
 
 @pytest.mark.usefixtures("volumes")

@@ -141,6 +141,10 @@ class Flower(_Model):
     resources: Resources = Resources()
 
 
+class Beat(_Model):
+    resources: Resources = Resources()
+
+
 class Storage(_Model):
     size: str | None = None
     storage_class_name: str | None = None
@@ -215,6 +219,7 @@ class DeploymentSpec(_Model):
     api: Api = Api()
     worker: Worker = Worker()
     flower: Flower = Flower()
+    beat: Beat = Beat()
     redis: Redis = Redis()
     rabbitmq: RabbitMQ = RabbitMQ()
     network_policy: NetworkPolicy = NetworkPolicy()

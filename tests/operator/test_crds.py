@@ -127,3 +127,29 @@ def test_invalid_example_fails_schema() -> None:
     schema = strip_kubernetes_keywords(schema_of("DeepResearchDeployment"))
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(document, schema)
+
+
+def spec_properties() -> dict[str, Any]:
+    properties: dict[str, Any] = schema_of("DeepResearchDeployment")["properties"]["spec"][
+        "properties"
+    ]
+    return properties
+
+
+def test_beat_resources_schema_matches_worker() -> None:
+    properties = spec_properties()
+    beat = properties["beat"]["properties"]["resources"]
+    assert beat == properties["worker"]["properties"]["resources"]
+    messages = [rule["message"] for rule in beat["x-kubernetes-validations"]]
+    assert "resources.requests.cpu must not exceed resources.limits.cpu" in messages
+    assert "resources.requests.memory must not exceed resources.limits.memory" in messages
+
+
+def test_beat_resources_quantity_checked() -> None:
+    document = load_documents(EXAMPLES / "deployment-minimal.yaml")[0]
+    schema = strip_kubernetes_keywords(schema_of("DeepResearchDeployment"))
+    document["spec"]["beat"] = {"resources": {"limits": {"memory": "512Mi"}}}
+    jsonschema.validate(document, schema)
+    document["spec"]["beat"] = {"resources": {"limits": {"memory": "lots"}}}
+    with pytest.raises(jsonschema.ValidationError, match="lots"):
+        jsonschema.validate(document, schema)

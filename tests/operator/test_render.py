@@ -184,6 +184,27 @@ def test_beat_runs_one_scheduler(full: dict[str, Any], profiles: list[dict[str, 
     assert len(policy["egress"]) == 2
 
 
+def beat_resources(deployment: dict[str, Any], profiles: list[dict[str, Any]]) -> Any:
+    name = f"{deployment['metadata']['name']}-beat"
+    beat = by_kind_name(render(deployment, profiles))[("Deployment", name)]
+    return beat["spec"]["template"]["spec"]["containers"][0]["resources"]
+
+
+def test_beat_resources_default(minimal: dict[str, Any], profiles: list[dict[str, Any]]) -> None:
+    resources = beat_resources(minimal, profiles)
+    assert resources["requests"] == {"cpu": "50m", "memory": "128Mi"}
+    assert resources["limits"] == {"cpu": "250m", "memory": "256Mi"}
+
+
+def test_beat_resources_from_spec(minimal: dict[str, Any], profiles: list[dict[str, Any]]) -> None:
+    override = {"requests": {"memory": "192Mi"}, "limits": {"cpu": "1", "memory": "512Mi"}}
+    deployment = edited(minimal, "spec.beat", {"resources": override})
+    resources = beat_resources(deployment, profiles)
+    # Keys the spec leaves out keep their defaults.
+    assert resources["requests"] == {"cpu": "50m", "memory": "192Mi"}
+    assert resources["limits"] == {"cpu": "1", "memory": "512Mi"}
+
+
 def test_autoscaling_leaves_replicas_unset(
     full: dict[str, Any], profiles: list[dict[str, Any]]
 ) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from gldr_operator.render.common import Object, metadata, resources, selector_labels
 from gldr_operator.render.pods import service_container, service_pod_template
 from gldr_operator.render.worker import CELERY_APP
-from gldr_operator.spec import DeepResearchDeployment, Resources
+from gldr_operator.spec import DeepResearchDeployment
 
 # Beat keeps its last-run times in this file; /tmp is writable for the image's user.
 SCHEDULE_FILE = "/tmp/celerybeat-schedule"  # noqa: S108
@@ -31,8 +31,9 @@ def beat_command(drd: DeepResearchDeployment) -> list[str]:
 def render_beat_deployment(
     drd: DeepResearchDeployment, version: str, env: list[Object], config_hash: str
 ) -> Object:
-    # NOTE: beat's requests and limits are fixed defaults; the CRD has no field for them yet.
-    container = service_container(drd, "beat", version, env, resources("beat", Resources()))
+    container = service_container(
+        drd, "beat", version, env, resources("beat", drd.spec.beat.resources)
+    )
     container["command"] = beat_command(drd)
     return {
         "apiVersion": "apps/v1",

@@ -18,8 +18,8 @@ NAME_LABEL = "app.kubernetes.io/name"
 VERSION_LABEL = "app.kubernetes.io/version"
 
 # Requests and limits from the deployment guide's minimum and recommended
-# sizes. Flower is not sized there, so its values are an estimate for a
-# dashboard that only reads the broker.
+# sizes. Flower and beat are not sized there, so their values are estimates
+# for processes that only read from or publish to the broker.
 DEFAULT_RESOURCES: dict[str, Object] = {
     "api": {"requests": {"cpu": "2", "memory": "2Gi"}, "limits": {"cpu": "2", "memory": "4Gi"}},
     "worker": {"requests": {"cpu": "4", "memory": "4Gi"}, "limits": {"cpu": "4", "memory": "8Gi"}},
