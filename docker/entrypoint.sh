@@ -2,7 +2,8 @@
 # Entrypoint of the service image.
 #
 #   (no arguments) or "api"  migrate the database, then serve the API on $PORT
-#   "worker" [celery options] run the Celery worker on $CELERY_QUEUE_NAME
+#   "worker" [celery options] run the Celery worker on $CELERY_QUEUE_NAME, with
+#                             metrics and GET /livez on $WORKER_METRICS_PORT
 #   "flower" [flower options] run the Flower dashboard on port 5555
 #   "migrate"                 only upgrade the database schema
 #   any other command         run it as given (for example `celery ...`)
@@ -28,6 +29,11 @@ case "$1" in
     ;;
   worker)
     shift
+    if [ -n "${WORKER_METRICS_PORT:-}" ] && [ -z "${PROMETHEUS_MULTIPROC_DIR:-}" ]; then
+      # The pool processes write their metric samples here for the metrics endpoint.
+      PROMETHEUS_MULTIPROC_DIR="$(mktemp -d "${TMPDIR:-/tmp}/gldr-metrics.XXXXXX")"
+      export PROMETHEUS_MULTIPROC_DIR
+    fi
     exec celery -A "${celery_app}" worker \
       --loglevel="${LOG_LEVEL:-INFO}" \
       --concurrency="${WORKER_CONCURRENCY:-4}" \

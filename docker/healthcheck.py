@@ -2,9 +2,12 @@
 
 Docker runs this; Kubernetes ignores image health checks and uses the pod's
 probes instead. The process is read from PID 1's command line: the API is
-probed on GET /health, Flower on GET /healthcheck, and the operator on its
-kopf liveness endpoint. A Celery worker has no HTTP endpoint, so for it the
-check only confirms that the process is alive (exit 0).
+probed on GET /health, Flower on GET /healthcheck, the operator on its
+kopf liveness endpoint, and a Celery worker on GET /livez of its
+WORKER_METRICS_PORT, which returns 503 once its consumer stops making
+progress. Celery beat, and a worker without that port, have no HTTP
+endpoint, so for them the check only confirms that the process is alive
+(exit 0).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import os
 import sys
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from pathlib import Path
 
 TIMEOUT_SECONDS = 5.0
@@ -31,17 +35,32 @@ def probe(url: str) -> int:
     return 0
 
 
-def main() -> int:
-    command = Path("/proc/1/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+def health_url(command: str, environ: Mapping[str, str]) -> str | None:
+    """Return the URL that shows the health of `command`, or None when it has none."""
     if "gldr-operator" in command:
-        return probe(os.environ.get("GLDR_OPERATOR_HEALTH_URL", "http://127.0.0.1:8080/healthz"))
+        return environ.get("GLDR_OPERATOR_HEALTH_URL", "http://127.0.0.1:8080/healthz")
     if "flower" in command:
-        port = os.environ.get("FLOWER_PORT", "5555")
-        return probe(f"http://127.0.0.1:{port}/healthcheck")
+        port = environ.get("FLOWER_PORT", "5555")
+        return f"http://127.0.0.1:{port}/healthcheck"
     if "celery" in command:
+        worker_port = environ.get("WORKER_METRICS_PORT")
+        if "worker" in command.split() and worker_port:
+            return f"http://127.0.0.1:{worker_port}/livez"
+        return None
+    port = environ.get("PORT", "8000")
+    return f"http://127.0.0.1:{port}/health"
+
+
+def process_command(pid: int) -> str:
+    """Return the command line of process `pid`, its arguments joined by spaces."""
+    return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+
+
+def main() -> int:
+    url = health_url(process_command(1), os.environ)
+    if url is None:
         return 0
-    port = os.environ.get("PORT", "8000")
-    return probe(f"http://127.0.0.1:{port}/health")
+    return probe(url)
 
 
 if __name__ == "__main__":

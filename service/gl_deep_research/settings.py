@@ -72,6 +72,8 @@ class Settings(BaseSettings):
     worker_prefetch_multiplier: int = Field(default=1, ge=1, le=1000)
     # Port of the worker's Prometheus endpoint; unset means no endpoint.
     worker_metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    # GET /livez on that port returns 503 once the consumer's heartbeat is older than this.
+    worker_liveness_max_age_seconds: float = Field(default=120.0, ge=1, le=3600)
 
     # Tasks
     task_timeout_seconds: int = Field(default=1800, ge=1)

@@ -104,12 +104,16 @@ def start_api(env: dict[str, str], log_dir: Path) -> tuple[ChildProcess, str]:
 
 
 def start_worker(
-    env: dict[str, str], log_dir: Path, name: str, concurrency: int = 2
+    env: dict[str, str],
+    log_dir: Path,
+    name: str,
+    concurrency: int = 2,
+    app: str = "gl_deep_research.worker.celery_app",
 ) -> ChildProcess:
     argv = [
         "celery",
         "-A",
-        "gl_deep_research.worker.celery_app",
+        app,
         "worker",
         "--loglevel=INFO",
         f"--concurrency={concurrency}",

@@ -57,6 +57,7 @@ def test_api_mode_migrates_then_serves(process_env: dict[str, str], log_dir: Pat
 
 def test_worker_mode_consumes_queue(process_env: dict[str, str], log_dir: Path) -> None:
     env = image_env(process_env, free_port())
+    env["WORKER_METRICS_PORT"] = str(free_port())
     worker = ChildProcess([ENTRYPOINT, "worker"], env, log_dir / "entrypoint-worker.log")
     try:
         wait_until(lambda: " ready." in worker.log_text(), timeout=120, what="worker ready")
@@ -64,6 +65,14 @@ def test_worker_mode_consumes_queue(process_env: dict[str, str], log_dir: Path) 
         assert f".> {env['CELERY_QUEUE_NAME']}" in log
         assert "concurrency: 1 (prefork)" in log
         assert "gl_deep_research.research" in log
+        # The entrypoint gives the pool processes a metrics folder.
+        assert "PROMETHEUS_MULTIPROC_DIR is not set" not in log
+        # The image HEALTHCHECK probes the worker on GET /livez of its metrics port.
+        healthcheck = runpy.run_path(str(REPO_ROOT / "docker/healthcheck.py"))
+        command = healthcheck["process_command"](worker.process.pid)
+        url = healthcheck["health_url"](command, env)
+        assert url == f"http://127.0.0.1:{env['WORKER_METRICS_PORT']}/livez"
+        wait_until(lambda: healthcheck["probe"](url) == 0, timeout=60, what="worker /livez")
     finally:
         worker.stop()
 

@@ -20,6 +20,7 @@ from gl_deep_research.dispatch.queue import (
     SEND_WEBHOOKS_TASK_NAME,
 )
 from gl_deep_research.settings import Settings, load_settings
+from gl_deep_research.worker.liveness import ConsumerHeartbeatStep
 from gl_deep_research.worker.schedule import beat_schedule
 
 logger = logging.getLogger(__name__)
@@ -59,6 +60,8 @@ def create_celery_app(settings: Settings) -> Celery:
         beat_schedule_filename=str(settings.gldr_data_dir / "celerybeat-schedule"),
         timezone="UTC",
     )
+    # Records the heartbeat that the worker's GET /livez checks.
+    celery.steps["consumer"].add(ConsumerHeartbeatStep)
     return celery
 
 
