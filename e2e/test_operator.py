@@ -139,6 +139,11 @@ def test_examples_become_ready(
     beat_resources = beat.spec.template.spec.containers[0].resources
     assert beat_resources.requests == {"cpu": "100m", "memory": "128Mi"}
     assert beat_resources.limits == {"cpu": "500m", "memory": "512Mi"}
+    worker = k8s_client.get(Deployment, "research-worker", namespace=namespace)
+    probe = worker.spec.template.spec.containers[0].livenessProbe
+    assert probe.httpGet.path == "/livez"
+    assert probe.httpGet.port == 9540
+    assert probe.failureThreshold == 3
 
 
 @pytest.mark.usefixtures("crds")

@@ -24,6 +24,9 @@ APPLIED_HASH_ANNOTATION = f"{GROUP}/applied-hash"
 
 API_PORT = 8000
 FLOWER_PORT = 5555
+# Prometheus metrics and GET /livez of each worker (WORKER_METRICS_PORT).
+WORKER_METRICS_PORT = 9540
+WORKER_LIVENESS_PATH = "/livez"
 REDIS_PORT = 6379
 AMQP_PORT = 5672
 PROFILES_FILE = "profiles.yaml"

@@ -184,6 +184,49 @@ def test_beat_runs_one_scheduler(full: dict[str, Any], profiles: list[dict[str, 
     assert len(policy["egress"]) == 2
 
 
+def worker_container(deployment: dict[str, Any], profiles: list[dict[str, Any]]) -> Any:
+    name = f"{deployment['metadata']['name']}-worker"
+    worker = by_kind_name(render(deployment, profiles))[("Deployment", name)]
+    return worker["spec"]["template"]["spec"]["containers"][0]
+
+
+def test_worker_liveness_probe(minimal: dict[str, Any], profiles: list[dict[str, Any]]) -> None:
+    container = worker_container(minimal, profiles)
+    probe = container["livenessProbe"]
+    assert probe["httpGet"] == {"path": "/livez", "port": 9540, "scheme": "HTTP"}
+    assert probe["periodSeconds"] == 30
+    assert probe["failureThreshold"] == 3
+    assert container["ports"] == [{"name": "metrics", "containerPort": 9540, "protocol": "TCP"}]
+    env = {item["name"]: item.get("value") for item in container["env"]}
+    assert env["WORKER_METRICS_PORT"] == "9540"
+
+
+def test_worker_metrics_port_not_overridden(
+    minimal: dict[str, Any], profiles: list[dict[str, Any]]
+) -> None:
+    overrides = [
+        {"name": "WORKER_METRICS_PORT", "value": "9999"},
+        {"name": "WORKER_LIVENESS_MAX_AGE_SECONDS", "value": "300"},
+    ]
+    container = worker_container(edited(minimal, "spec.env", overrides), profiles)
+    ports = [item for item in container["env"] if item["name"] == "WORKER_METRICS_PORT"]
+    assert ports == [{"name": "WORKER_METRICS_PORT", "value": "9540"}]
+    max_ages = [
+        item for item in container["env"] if item["name"] == "WORKER_LIVENESS_MAX_AGE_SECONDS"
+    ]
+    assert max_ages == [{"name": "WORKER_LIVENESS_MAX_AGE_SECONDS", "value": "300"}]
+
+
+def test_metrics_port_only_on_worker(
+    minimal: dict[str, Any], profiles: list[dict[str, Any]]
+) -> None:
+    objects = by_kind_name(render(minimal, profiles))
+    for name in ("research-api", "research-beat"):
+        container = objects[("Deployment", name)]["spec"]["template"]["spec"]["containers"][0]
+        names = {item["name"] for item in container["env"]}
+        assert "WORKER_METRICS_PORT" not in names, name
+
+
 def beat_resources(deployment: dict[str, Any], profiles: list[dict[str, Any]]) -> Any:
     name = f"{deployment['metadata']['name']}-beat"
     beat = by_kind_name(render(deployment, profiles))[("Deployment", name)]

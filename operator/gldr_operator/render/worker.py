@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from gldr_operator.constants import WORKER_LIVENESS_PATH, WORKER_METRICS_PORT
 from gldr_operator.render.common import Object, metadata, resources, selector_labels
 from gldr_operator.render.pods import service_container, service_pod_template
 from gldr_operator.spec import DeepResearchDeployment
@@ -24,14 +25,49 @@ def worker_command(drd: DeepResearchDeployment) -> list[str]:
     ]
 
 
+def worker_env(env: list[Object]) -> list[Object]:
+    """Return the service environment plus the metrics port that the liveness probe reads.
+
+    The port replaces a WORKER_METRICS_PORT from spec.env, because the probe
+    must find the endpoint where the worker serves it.
+    """
+    # NOTE: the command starts celery without PROMETHEUS_MULTIPROC_DIR, so the
+    # endpoint's metrics miss the pool processes' samples and the worker logs a warning.
+    port = {"name": "WORKER_METRICS_PORT", "value": str(WORKER_METRICS_PORT)}
+    return [item for item in env if item["name"] != port["name"]] + [port]
+
+
+def liveness_probe() -> Object:
+    """Return the liveness probe on the worker's GET /livez.
+
+    The endpoint returns 503 once the consumer's event loop has recorded no
+    heartbeat for WORKER_LIVENESS_MAX_AGE_SECONDS (120 s by default). Tasks
+    run in pool processes, so a long task does not delay the heartbeat. With
+    three failures 30 s apart, a consumer that is stuck or cannot reach the
+    broker is restarted 3 to 3.5 minutes after its last heartbeat.
+    """
+    return {
+        "httpGet": {"path": WORKER_LIVENESS_PATH, "port": WORKER_METRICS_PORT, "scheme": "HTTP"},
+        # The endpoint starts before the broker connection, so this covers only imports.
+        "initialDelaySeconds": 30,
+        "periodSeconds": 30,
+        "timeoutSeconds": 5,
+        "failureThreshold": 3,
+    }
+
+
 def render_worker_deployment(
     drd: DeepResearchDeployment, version: str, env: list[Object], config_hash: str
 ) -> Object:
     worker = drd.spec.worker
     container = service_container(
-        drd, "worker", version, env, resources("worker", worker.resources)
+        drd, "worker", version, worker_env(env), resources("worker", worker.resources)
     )
     container["command"] = worker_command(drd)
+    container["ports"] = [
+        {"name": "metrics", "containerPort": WORKER_METRICS_PORT, "protocol": "TCP"}
+    ]
+    container["livenessProbe"] = liveness_probe()
     template = service_pod_template(drd, "worker", version, container, config_hash)
     # Celery finishes running tasks on SIGTERM (warm shutdown); tasks still
     # running after this grace period are redelivered, since workers ack late.
