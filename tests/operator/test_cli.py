@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 import yaml
+from tests.operator.conftest import EXAMPLES
 
-from conftest import EXAMPLES
 from gldr_operator.cli import main
 
 pytestmark = pytest.mark.unit

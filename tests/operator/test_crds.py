@@ -7,8 +7,7 @@ from typing import Any
 
 import jsonschema
 import pytest
-
-from conftest import CRDS, EXAMPLES, load_documents
+from tests.operator.conftest import CRDS, EXAMPLES, load_documents
 
 pytestmark = pytest.mark.unit
 
