@@ -21,6 +21,7 @@ from gl_deep_research.engines.base import (
     Usage,
 )
 from gl_deep_research.engines.local.analysis import terms
+from gl_deep_research.engines.local.feedback import expansion_query
 from gl_deep_research.engines.local.index import CollectionIndex, load_index
 from gl_deep_research.engines.local.planner import Plan, follow_up_query, plan_queries
 from gl_deep_research.engines.local.retrieval import (
@@ -43,6 +44,9 @@ SUB_QUERY_WEIGHT = 1.0
 # Follow-up queries are built from passages, not from the question, so they
 # can drift the most and weigh the least.
 FOLLOW_UP_WEIGHT = 0.8
+# The expanded question contains the whole question, so it drifts less than
+# a follow-up query, but its added words still come from passages.
+EXPANSION_WEIGHT = 1.0
 
 
 class LocalEngine:
@@ -82,9 +86,8 @@ class LocalEngine:
         _check(cancel)
         emit("progress", {"percent": 0, "step": "Planning sub-queries"})
         plan = plan_queries(question, options.sub_queries)
-        emit(
-            "thinking", {"text": _describe_plan(plan.sub_queries), "sub_queries": plan.sub_queries}
-        )
+        sub_queries = [*plan.sub_questions, *plan.sub_queries]
+        emit("thinking", {"text": _describe_plan(sub_queries), "sub_queries": sub_queries})
 
         indexes: list[CollectionIndex] = []
         for name in options.collections:
@@ -92,28 +95,46 @@ class LocalEngine:
             emit("progress", {"percent": 10, "step": f"Loading collection {name}"})
             indexes.append(load_index(self.settings, name))
 
+        def weigh(term: str) -> float:
+            return max(index.idf(term) for index in indexes)
+
         # Round one searches the plan; round two searches the follow-up
-        # queries built from the best passages of round one.
+        # queries built from the best passages of round one and, when there
+        # may be follow-ups at all, the question expanded with their terms.
         rankings: list[tuple[int, list[Hit]]] = []
-        searches = (len(plan.queries) + options.follow_up_queries) * len(indexes)
+        feedback_queries = options.follow_up_queries + (options.follow_up_queries > 0)
+        searches = (len(plan.queries) + feedback_queries) * len(indexes)
         progress = _SearchProgress(emit, searches)
         for number, text in enumerate(plan.queries):
             rankings += self._search_all(indexes, number, text, options, emit, cancel, usage)
             progress.update(usage.search_calls)
 
-        weights = [QUESTION_WEIGHT] + [SUB_QUERY_WEIGHT] * len(plan.sub_queries)
+        weights = [QUESTION_WEIGHT] + [SUB_QUERY_WEIGHT] * len(sub_queries)
         fused = reciprocal_rank_fusion(rankings, weights)
         follow_ups = _follow_ups(plan, fused, options.follow_up_queries)
         if follow_ups:
             emit("thinking", {"text": _describe_follow_ups(follow_ups), "follow_ups": follow_ups})
-        plan = Plan(plan.question, plan.sub_queries, follow_ups)
-        for offset, text in enumerate(follow_ups):
-            number = 1 + len(plan.sub_queries) + offset
+        expansion = ""
+        if options.follow_up_queries > 0:
+            expansion = expansion_query(question, fused, weigh)
+        if expansion:
+            emit(
+                "thinking",
+                {
+                    "text": f"Searching the question with terms of the best passages: {expansion}",
+                    "expansion": expansion,
+                },
+            )
+        plan = Plan(plan.question, plan.sub_queries, follow_ups, plan.sub_questions, expansion)
+        first_feedback = 1 + len(sub_queries)
+        for offset, text in enumerate(plan.queries[first_feedback:]):
+            number = first_feedback + offset
             rankings += self._search_all(indexes, number, text, options, emit, cancel, usage)
             progress.update(usage.search_calls)
 
         _check(cancel)
         weights += [FOLLOW_UP_WEIGHT] * len(follow_ups)
+        weights += [EXPANSION_WEIGHT] if expansion else []
         fused = reciprocal_rank_fusion(rankings, weights)
         evidence = maximal_marginal_relevance(fused, options.mmr_lambda, limit=len(fused))
 
@@ -124,7 +145,7 @@ class LocalEngine:
             evidence,
             [index.collection for index in indexes],
             options.max_sentences,
-            weigh=lambda term: max(index.idf(term) for index in indexes),
+            weigh=weigh,
         )
         for source in report.sources:
             emit("source", source.to_dict())

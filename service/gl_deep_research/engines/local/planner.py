@@ -1,9 +1,14 @@
-"""Planning: the question plus sub-queries from keyphrase extraction.
+"""Planning: the question, its sub-questions and sub-queries from keyphrase extraction.
+
+A question of several clauses ("What caused X, and how did it affect Y?")
+is split at each conjunction that starts a new wh-clause, and every clause
+becomes a sub-question of its own, with pronouns that refer to the first
+clause's subject replaced by that subject ("How did X affect Y?").
 
 YAKE ranks the keyphrases of the question by statistical features of the
 text alone, so planning needs no model and no network. Each keyphrase that
-adds a term not yet covered by a better keyphrase becomes a sub-query, which
-keeps "oil crisis" and drops "oil" and "crisis" after it.
+adds a term not yet covered by a sub-question or a better keyphrase becomes
+a sub-query, which keeps "oil crisis" and drops "oil" and "crisis" after it.
 """
 
 from __future__ import annotations
@@ -21,43 +26,81 @@ _DEDUP_LIMIT = 0.7
 _MAX_NGRAM = 3
 _NUMBER = r"\d[\d,.]*"
 
+_WH_WORD = r"(?:what|how|why|where|when|who|whom|whose|which)"
+# A clause starts after ";", after a "?" that more text follows, or after
+# "and", "or" or "but" (with or without a comma) when a wh-word comes next.
+# "and by which king" or "and the Suez Canal" continue the same clause.
+_CLAUSE_BREAK = re.compile(
+    rf"\s*(?:;|\?|,?\s+(?:and|or|but)\s+(?={_WH_WORD}\b))\s*", flags=re.IGNORECASE
+)
+# Pronouns that refer back to the first clause's subject, and the text that
+# replaces them: the subject itself, or its possessive.
+_PRONOUNS = {
+    "it": "{subject}",
+    "they": "{subject}",
+    "them": "{subject}",
+    "its": "{subject}'s",
+    "their": "{subject}'s",
+}
+_PRONOUN = re.compile(rf"\b({'|'.join(_PRONOUNS)})\b", flags=re.IGNORECASE)
+
 
 @dataclass(frozen=True)
 class Plan:
     """The question and its sub-queries, in the order they are searched.
 
-    `follow_ups` are the queries added after the first searches, from the
-    keyphrases of the best passages found.
+    `follow_ups` and `expansion` are the queries added after the first
+    searches, from the keyphrases and the salient terms of the best passages
+    found.
     """
 
     question: str
     sub_queries: list[str]
     follow_ups: list[str] = field(default_factory=list)
+    # The clauses of a question that contains several questions, each
+    # rewritten to stand alone. Empty for a question of one clause.
+    sub_questions: list[str] = field(default_factory=list)
+    # The question with words of the best passages added, searched last.
+    expansion: str = ""
 
     @property
     def queries(self) -> list[str]:
-        return [self.question, *self.sub_queries, *self.follow_ups]
+        expansion = [self.expansion] if self.expansion else []
+        return [
+            self.question,
+            *self.sub_questions,
+            *self.sub_queries,
+            *self.follow_ups,
+            *expansion,
+        ]
 
 
 def plan_queries(question: str, max_sub_queries: int) -> Plan:
-    """Build the search plan for `question` with at most `max_sub_queries` sub-queries."""
+    """Build the search plan for `question` with at most `max_sub_queries` sub-queries.
+
+    Sub-questions count against `max_sub_queries` first, and keyphrases
+    fill the rest.
+    """
     if max_sub_queries <= 0:
         return Plan(question=question, sub_queries=[])
     extractor = yake.KeywordExtractor(
         lan="en", n=_MAX_NGRAM, dedup_lim=_DEDUP_LIMIT, top=max_sub_queries * 4
     )
-    keyphrases = [phrase for phrase, _score in extractor.extract_keywords(question)]
+    keyphrases = [
+        _with_adjacent_numbers(question, trimmed)
+        for phrase, _score in extractor.extract_keywords(question)
+        if not _cut_phrase(phrase) and (trimmed := _trim_phrase(phrase))
+    ]
+    sub_questions = split_sub_questions(question, keyphrases)[:max_sub_queries]
 
     question_terms = set(terms(question))
     sub_queries: list[str] = []
     covered: set[str] = set()
-    for keyphrase in keyphrases:
-        if _cut_phrase(keyphrase):
-            continue
-        trimmed = _trim_phrase(keyphrase)
-        if not trimmed:
-            continue
-        phrase = _with_adjacent_numbers(question, trimmed)
+    for sub_question in sub_questions:
+        covered |= set(terms(sub_question))
+    for phrase in keyphrases:
+        if len(sub_questions) + len(sub_queries) == max_sub_queries:
+            break
         phrase_terms = set(terms(phrase))
         # A phrase of only stop words, one whose terms are all covered by
         # better phrases, or one equal to the question would repeat a search,
@@ -69,9 +112,44 @@ def plan_queries(question: str, max_sub_queries: int) -> Plan:
             continue
         sub_queries.append(phrase)
         covered |= phrase_terms
-        if len(sub_queries) == max_sub_queries:
-            break
-    return Plan(question=question, sub_queries=sub_queries)
+    return Plan(question=question, sub_queries=sub_queries, sub_questions=sub_questions)
+
+
+def split_sub_questions(question: str, keyphrases: list[str]) -> list[str]:
+    """Split a question of several wh-clauses into questions that stand alone.
+
+    Returns an empty list for a question of one clause. In the second and
+    later clauses, "it", "they" and their possessives become the subject of
+    the first clause: the best of `keyphrases` (YAKE's order) that occurs in
+    it, with a "the" that precedes it there.
+    """
+    clauses = [
+        clause.strip(" ,.?!") for clause in _CLAUSE_BREAK.split(question) if clause.strip(" ,.?!")
+    ]
+    if len(clauses) < 2:
+        return []
+    subject = _clause_subject(clauses[0], keyphrases)
+    sub_questions = [_as_question(clauses[0])]
+    for clause in clauses[1:]:
+        if subject:
+            clause = _PRONOUN.sub(
+                lambda match: _PRONOUNS[match.group(1).lower()].format(subject=subject), clause
+            )
+        sub_questions.append(_as_question(clause))
+    return sub_questions
+
+
+def _clause_subject(clause: str, keyphrases: list[str]) -> str:
+    """Return the best keyphrase that occurs in `clause`, with a "the" before it, or ""."""
+    for phrase in keyphrases:
+        match = re.search(rf"\b(the\s+)?{re.escape(phrase)}\b", clause, flags=re.IGNORECASE)
+        if match is not None and not set(terms(phrase)) <= generic_terms():
+            return match.group(0)
+    return ""
+
+
+def _as_question(clause: str) -> str:
+    return clause[:1].upper() + clause[1:] + "?"
 
 
 def _with_adjacent_numbers(question: str, phrase: str) -> str:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from gl_deep_research.engines.base import Source
 from gl_deep_research.engines.local.analysis import (
@@ -42,6 +43,9 @@ SUMMARY_COVERAGE = 0.25
 # cannot bring the Cuban Missile Crisis into a summary on the 1973 oil crisis.
 SUMMARY_CONTENT_TERMS = 2
 SECTION_COVERAGE = 0.5
+# A sub-question ("How did the 1973 oil crisis affect the world economy?")
+# has more terms than a keyphrase, of which a sentence answers a part.
+SUB_QUESTION_COVERAGE = 0.3
 QUESTION_COVERAGE = 0.2
 # Sentences whose stemmed terms overlap this much (Jaccard) with a sentence
 # already in the report are near-duplicates and are skipped.
@@ -69,6 +73,14 @@ _CITATION_LIKE = re.compile(r"\[\d+\]")
 _MARKDOWN_BLOCK_START = ("#", ">", "|", "-", "*", "+", "```", "=")
 
 Weigh = Callable[[str], float]
+SectionKind = Literal["sub_question", "sub_query", "related"]
+
+# Written under a sub-question that no sentence answers, in place of a
+# paragraph, so the report shows which part of the question lacks evidence.
+PART_INSUFFICIENT = (
+    "The evidence is insufficient for this part: no retrieved passage matches it closely "
+    "enough to cite."
+)
 
 
 @dataclass(frozen=True)
@@ -116,6 +128,9 @@ class _Criteria:
     min_content_terms: int = 1
     # When not empty, the sentence or its title must contain one of these.
     required_terms: frozenset[str] = frozenset()
+    # When not empty, the sentence itself must contain one of these, or a
+    # term that one of them starts or that starts one of them.
+    focus_terms: frozenset[str] = frozenset()
 
     def coverage(self, sentence_terms: frozenset[str]) -> float:
         return max((_coverage(sentence_terms, phrase) for phrase in self.phrases), default=0.0)
@@ -125,10 +140,14 @@ class _Criteria:
         with_title = sentence.terms | sentence.title_terms
         if self.required_terms and not self.required_terms & with_title:
             return None
+        if self.focus_terms and not any(_matches(t, sentence.terms) for t in self.focus_terms):
+            return None
         best: tuple[float, int] | None = None
         for number, phrase in enumerate(self.phrases):
             content = _content_terms(phrase)
-            if not any(_matches(term, sentence.terms) for term in content):
+            if not any(_matches(term, sentence.terms) for term in content) and not (
+                self._about_named_article(sentence, phrase, content)
+            ):
                 continue
             exact = sum(1 for term in content if term in with_title)
             if exact < min(self.min_content_terms, len(content)):
@@ -146,6 +165,25 @@ class _Criteria:
                 best = (coverage, number)
         return None if best is None else best[1]
 
+    def _about_named_article(
+        self, sentence: Sentence, phrase: dict[str, float], content: list[str]
+    ) -> bool:
+        """Tell whether `sentence` is from the article that `phrase` names and shares a word.
+
+        The later sentences of an article refer to its subject as "it" or
+        "its" ("Its height was measured as 8,848.86 m"), so in the article
+        whose title consists of content terms of the phrase ("Mount
+        Everest") a sentence need not repeat the subject. It must still
+        share a term, generic ones included, with the phrase or the
+        question. Follow-up phrases get no such exception, because their
+        sections quote other articles than the one the question names.
+        """
+        if self.whole_phrases or not sentence.title_terms:
+            return False
+        if not sentence.title_terms <= set(content):
+            return False
+        return bool(sentence.terms & (phrase.keys() | self.context.keys()))
+
 
 @dataclass(frozen=True)
 class _Section:
@@ -154,8 +192,11 @@ class _Section:
     heading: str
     criteria: _Criteria
     candidates: list[Sentence]
-    budget: int
-    related: bool = False
+    kind: SectionKind
+
+    @property
+    def related(self) -> bool:
+        return self.kind == "related"
 
 
 def write_report(
@@ -172,43 +213,53 @@ def write_report(
     sentences = _candidate_sentences(evidence)
     question_weights = _weights(plan.question, weigh)
 
-    summary_budget = min(SUMMARY_SENTENCES, max_sentences)
-    if not plan.sub_queries and not plan.follow_ups:
+    # A question of several parts gets a section per part instead of a
+    # summary, which would take the best sentence of each part for itself.
+    summary_budget = 0 if plan.sub_questions else min(SUMMARY_SENTENCES, max_sentences)
+    if not plan.sub_questions and not plan.sub_queries and not plan.follow_ups:
         summary_budget = max_sentences
     best_passages = sorted(evidence, key=lambda entry: -entry.fused_score)[:SUMMARY_PASSAGES]
     best_keys = {entry.hit.key for entry in best_passages}
     chosen: list[Sentence] = []
-    summary = _pick(
-        [s for s in sentences if s.hit.hit.key in best_keys],
-        _Criteria(
-            [question_weights],
-            SUMMARY_COVERAGE,
-            context={},
-            min_content_terms=SUMMARY_CONTENT_TERMS,
+    summary = _take(
+        _rank(
+            [s for s in sentences if s.hit.hit.key in best_keys],
+            _Criteria(
+                [question_weights],
+                SUMMARY_COVERAGE,
+                context={},
+                min_content_terms=SUMMARY_CONTENT_TERMS,
+            ),
         ),
         summary_budget,
         chosen,
     )
 
     sections: list[tuple[str, list[Sentence]]] = []
-    remaining = max_sentences - len(summary)
-    for section in _plan_sections(plan, sentences, remaining, question_weights, weigh):
-        picked = _pick(section.candidates, section.criteria, section.budget, chosen)
-        if picked:
-            heading = section.heading
-            if section.related:
-                heading = _related_heading(picked)
+    planned = _plan_sections(plan, sentences, question_weights, weigh)
+    filled = _fill_sections(planned, max_sentences - len(summary), chosen)
+    answered = bool(summary)
+    for section, picked in zip(planned, filled, strict=True):
+        heading = section.heading
+        if section.related and picked:
+            heading = _related_heading(picked)
+        if section.kind == "sub_question":
+            answered = answered or bool(picked)
+            sections.append((heading, picked))
+        elif picked:
             sections.append((heading, picked))
 
-    if not summary or not _content_terms(question_weights):
+    if not answered or not _content_terms(question_weights):
         return Report(markdown=insufficient_evidence(plan.question, collections), sources=[])
 
     numbers: dict[tuple[str, int], int] = {}
     sources: list[Source] = []
-    parts = [f"# {_heading(plan.question)}", "## Summary", _paragraph(summary, numbers, sources)]
+    parts = [f"# {_heading(plan.question)}"]
+    if summary:
+        parts += ["## Summary", _paragraph(summary, numbers, sources)]
     for heading, picked in sections:
         parts.append(f"## {heading}")
-        parts.append(_paragraph(picked, numbers, sources))
+        parts.append(_paragraph(picked, numbers, sources) if picked else PART_INSUFFICIENT)
     parts.append("## Sources")
     parts.append("\n".join(_source_line(source) for source in sources))
     return Report(markdown="\n\n".join(parts) + "\n", sources=sources)
@@ -260,12 +311,19 @@ def _usable(text: str) -> bool:
 def _plan_sections(
     plan: Plan,
     sentences: list[Sentence],
-    budget: int,
     question_weights: dict[str, float],
     weigh: Weigh,
 ) -> list[_Section]:
-    """Split the sentence budget left after the summary over one section per query."""
-    queries: list[tuple[str, _Criteria, bool]] = [
+    """Return one section per sub-question, sub-query and follow-up query, in that order."""
+    queries: list[tuple[str, _Criteria, SectionKind]] = [
+        (query, criteria, "sub_question")
+        for query, criteria in zip(
+            plan.sub_questions,
+            _sub_question_criteria(plan.sub_questions, question_weights, weigh),
+            strict=True,
+        )
+    ]
+    queries += [
         (
             _capitalise(query),
             _Criteria(
@@ -275,7 +333,7 @@ def _plan_sections(
                 QUESTION_COVERAGE,
                 required_terms=_subject_terms(query, question_weights),
             ),
-            False,
+            "sub_query",
         )
         for query in plan.sub_queries
     ]
@@ -290,21 +348,115 @@ def _plan_sections(
                 question_weights,
                 whole_phrases=True,
             ),
-            True,
+            "related",
         )
         for query in plan.follow_ups
     ]
-    if budget <= 0 or not queries:
-        return []
     sections = []
-    count = len(queries)
-    for number, (heading, criteria, related) in enumerate(queries, start=1):
-        # Query 0 is the question, so sub-query i was searched as query i + 1.
+    for number, (heading, criteria, kind) in enumerate(queries, start=1):
+        # Query 0 is the question, so section i quotes the passages of query i.
         found = [s for s in sentences if number in s.hit.queries]
-        share = budget // count + (1 if number <= budget % count else 0)
-        if share:
-            sections.append(_Section(heading, criteria, found or sentences, share, related))
+        sections.append(_Section(heading, criteria, found or sentences, kind))
     return sections
+
+
+def _sub_question_criteria(
+    sub_questions: list[str], question_weights: dict[str, float], weigh: Weigh
+) -> list[_Criteria]:
+    """Return what a sentence must match for each sub-question's section.
+
+    A sub-question's content terms that no other sub-question has
+    ("economy" in "How did the 1973 oil crisis affect the world economy?")
+    are its focus. Its sentences must contain one, so that the section is
+    about that part of the question and does not only name the subject. The
+    other terms must be covered as well as a sub-query's, so that "economy"
+    and "oil" alone do not pull in the economy of an oil-exporting country.
+    """
+    clauses = [_weights(text, weigh) for text in sub_questions]
+    content = [set(_content_terms(weights)) for weights in clauses]
+    criteria = []
+    for number, weights in enumerate(clauses):
+        others = [terms for other, terms in enumerate(content) if other != number]
+        focus = content[number] - set().union(*others)
+        criteria.append(
+            _Criteria(
+                [{term: weight for term, weight in weights.items() if term not in focus}],
+                SECTION_COVERAGE,
+                question_weights,
+                QUESTION_COVERAGE,
+                focus_terms=frozenset(focus),
+            )
+        )
+    return criteria
+
+
+def _fill_sections(
+    sections: list[_Section], budget: int, chosen: list[Sentence]
+) -> list[list[Sentence]]:
+    """Pick up to `budget` sentences for `sections` in turns, appending them to `chosen` too.
+
+    Each turn gives every section its next best sentence that is not a
+    near-duplicate of one already chosen. So the sections share the budget
+    evenly while they have sentences, and a section that runs out leaves
+    its share to the others. A related section takes at most an even share
+    of the budget, because its sentences answer the question less directly
+    than those of the sub-questions and sub-queries. Each section's
+    sentences are returned in the order of their sources.
+    """
+    if budget <= 0 or not sections:
+        return [[] for _ in sections]
+    ranked = [_rank(section.candidates, section.criteria) for section in sections]
+    even_share = -(-budget // len(sections))
+    picked: list[list[Sentence]] = [[] for _ in sections]
+    picked_count = 0
+    progress = True
+    while picked_count < budget and progress:
+        progress = False
+        for number, section in enumerate(sections):
+            if picked_count == budget:
+                break
+            if section.related and len(picked[number]) >= even_share:
+                continue
+            allowed = _related_titles(picked[number]) if section.related else None
+            sentence = _next_sentence(ranked[number], chosen, allowed)
+            if sentence is None:
+                continue
+            picked[number].append(sentence)
+            chosen.append(sentence)
+            picked_count += 1
+            progress = True
+    return [sorted(own, key=lambda s: (s.rank, s.start)) for own in picked]
+
+
+def _next_sentence(
+    ranked: list[Sentence], chosen: list[Sentence], titles: set[str] | None
+) -> Sentence | None:
+    """Remove and return the best sentence of `ranked` that is no near-duplicate of `chosen`.
+
+    Near-duplicates are removed on the way. With `titles`, the sentence must
+    also come from an article of that set, and sentences from other
+    articles stay in `ranked`. Returns None when no sentence qualifies.
+    """
+    position = 0
+    while position < len(ranked):
+        sentence = ranked[position]
+        if titles is not None and sentence.hit.hit.passage.title not in titles:
+            position += 1
+            continue
+        del ranked[position]
+        if not any(_near_duplicate(sentence, other) for other in chosen):
+            return sentence
+    return None
+
+
+def _related_titles(picked: list[Sentence]) -> set[str] | None:
+    """Return the articles a related section may still quote, or None for any article.
+
+    Its heading names at most MAX_HEADING_SUBJECTS articles, and every
+    sentence below it must come from one of them.
+    """
+    titles = {sentence.hit.hit.passage.title for sentence in picked}
+    return titles if len(titles) >= MAX_HEADING_SUBJECTS else None
 
 
 def _subject_terms(sub_query: str, question_weights: dict[str, float]) -> frozenset[str]:
@@ -344,13 +496,8 @@ def _related_heading(picked: Sequence[Sentence]) -> str:
     return "Related: " + " and ".join(shown)
 
 
-def _pick(
-    candidates: Sequence[Sentence],
-    criteria: _Criteria,
-    budget: int,
-    chosen: list[Sentence],
-) -> list[Sentence]:
-    """Pick up to `budget` sentences that meet `criteria`, appending them to `chosen` too.
+def _rank(candidates: Sequence[Sentence], criteria: _Criteria) -> list[Sentence]:
+    """Return the candidates that meet `criteria`, best first.
 
     A sentence must contain a content term of the query, and together with
     its passage's title at least `min_coverage` of the query's term weight.
@@ -373,16 +520,23 @@ def _pick(
             score += LEAD_BONUS
         scored.append((score, sentence))
     scored.sort(key=lambda pair: (-pair[0], pair[1].rank, pair[1].start))
+    return [sentence for _score, sentence in scored]
 
+
+def _take(ranked: Sequence[Sentence], budget: int, chosen: list[Sentence]) -> list[Sentence]:
+    """Take up to `budget` of the `ranked` sentences that are no near-duplicates of `chosen`.
+
+    The sentences taken are appended to `chosen` too, and returned in the
+    order of their sources, so the paragraph reads like the passages.
+    """
     picked: list[Sentence] = []
-    for _score, sentence in scored:
+    for sentence in ranked:
         if len(picked) == budget:
             break
         if any(_near_duplicate(sentence, other) for other in chosen):
             continue
         picked.append(sentence)
         chosen.append(sentence)
-    # Keep the order of the sources so the paragraph reads like the passages.
     return sorted(picked, key=lambda s: (s.rank, s.start))
 
 

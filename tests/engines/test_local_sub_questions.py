@@ -1,0 +1,190 @@
+"""Questions of several parts, fuller reports and pseudo-relevance feedback in the local engine."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from local_helpers import never_cancelled
+
+from gl_deep_research.engines.base import ResearchReport
+from gl_deep_research.engines.local import LocalEngine
+from gl_deep_research.engines.local.analysis import terms
+from gl_deep_research.engines.local.feedback import expansion_query
+from gl_deep_research.engines.local.index import CollectionIndex
+from gl_deep_research.engines.local.planner import plan_queries
+from gl_deep_research.engines.local.retrieval import RankedHit, reciprocal_rank_fusion, search
+from gl_deep_research.engines.local.writer import PART_INSUFFICIENT
+from gl_deep_research.profiles.params import validate_params
+from gl_deep_research.settings import Settings
+
+pytestmark = pytest.mark.unit
+
+OIL_QUESTION = "What caused the 1973 oil crisis, and how did it affect the world economy?"
+REEF_QUESTION = "Where is the Great Barrier Reef and how large is it?"
+CITED = re.compile(r"(.+?) \[(\d+)\](?: |$)")
+
+
+def research(settings: Settings, question: str) -> tuple[ResearchReport, list[RankedHit]]:
+    return LocalEngine(settings).research(
+        question, validate_params("local", {}), lambda _type, _data: None, never_cancelled
+    )
+
+
+def sections(markdown: str) -> dict[str, str]:
+    """Return the text under each `##` heading of the report body."""
+    body = markdown.split("\n## Sources")[0]
+    found: dict[str, str] = {}
+    for block in body.split("\n## ")[1:]:
+        heading, _, text = block.partition("\n")
+        found[heading.strip()] = text.strip()
+    return found
+
+
+def test_plan_splits_wh_clauses() -> None:
+    plan = plan_queries(OIL_QUESTION, 3)
+
+    assert plan.sub_questions == [
+        "What caused the 1973 oil crisis?",
+        "How did the 1973 oil crisis affect the world economy?",
+    ]
+    assert plan.queries[1:3] == plan.sub_questions
+
+
+def test_plan_resolves_possessive_pronoun() -> None:
+    plan = plan_queries("What is the Silk Road and what were its main goods?", 3)
+
+    assert plan.sub_questions == ["What is the Silk Road?", "What were the Silk Road's main goods?"]
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Compare the Panama Canal and the Suez Canal.",
+        "When was the Magna Carta sealed and by which king?",
+        "What were the causes and effects of the French Revolution?",
+    ],
+)
+def test_plan_keeps_one_clause(question: str) -> None:
+    assert plan_queries(question, 3).sub_questions == []
+
+
+def test_plan_counts_sub_questions_as_sub_queries() -> None:
+    plan = plan_queries(OIL_QUESTION, 1)
+
+    assert plan.sub_questions == ["What caused the 1973 oil crisis?"]
+    assert plan.sub_queries == []
+
+
+@pytest.mark.parametrize("question", [OIL_QUESTION, REEF_QUESTION])
+def test_two_part_question_gets_both_sections(
+    wiki_settings: Settings, wiki_index: CollectionIndex, question: str
+) -> None:
+    report, _ = research(wiki_settings, question)
+    found = sections(report.markdown)
+    sub_questions = plan_queries(question, 3).sub_questions
+
+    assert len(sub_questions) == 2
+    for sub_question in sub_questions:
+        assert sub_question in found, list(found)
+    assert CITED.search(found[sub_questions[0]]) is not None
+
+
+def test_oil_parts_cite_or_report_gap(wiki_settings: Settings, wiki_index: CollectionIndex) -> None:
+    report, _ = research(wiki_settings, OIL_QUESTION)
+    found = sections(report.markdown)
+    causes = found["What caused the 1973 oil crisis?"]
+    effects = found["How did the 1973 oil crisis affect the world economy?"]
+
+    assert "oil embargo" in causes
+    assert report.sources[0].title == "1973 oil crisis"
+    # The summaries hold no sentence on the crisis's economic effects, and
+    # the report states that instead of quoting economies in general.
+    assert effects == PART_INSUFFICIENT or "econom" in effects
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        OIL_QUESTION,
+        REEF_QUESTION,
+        "What is DNA and what does it do?",
+        "What was the Great Depression?",
+        "Which empire built Machu Picchu?",
+    ],
+)
+def test_sources_are_retrieved_passages(
+    wiki_settings: Settings, wiki_index: CollectionIndex, question: str
+) -> None:
+    report, evidence = research(wiki_settings, question)
+    retrieved = {
+        (entry.hit.passage.url_or_path, entry.hit.passage.start, entry.hit.passage.end)
+        for entry in evidence
+    }
+    snippets = {source.id: " ".join(source.snippet.split()) for source in report.sources}
+    body = report.markdown.split("\n## Sources")[0]
+
+    assert report.sources
+    for source in report.sources:
+        assert (source.url_or_path, source.start, source.end) in retrieved, source.title
+    for sentence, number in CITED.findall(body):
+        assert sentence.strip() in snippets[int(number)]
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What caused the Zorblax uprising, and how did it affect the quuxian economy?",
+        "Where is Flibbertigibbet Bay and how large is it?",
+    ],
+)
+def test_unrelated_two_part_question_insufficient(
+    wiki_settings: Settings, wiki_index: CollectionIndex, question: str
+) -> None:
+    report, _ = research(wiki_settings, question)
+
+    assert "evidence is insufficient to answer this question" in report.markdown
+    assert report.sources == []
+    assert "[1]" not in report.markdown
+
+
+def test_report_fills_sentence_budget(wiki_settings: Settings, wiki_index: CollectionIndex) -> None:
+    # Before sections could take the share of a section that found nothing,
+    # this report stopped at 7 of its 12 sentences.
+    report, _ = research(wiki_settings, "What is DNA and what does it do?")
+    cited = CITED.findall(report.markdown.split("\n## Sources")[0])
+
+    assert len(cited) >= 10
+    assert len({number for _sentence, number in cited}) >= 5
+
+
+@pytest.mark.parametrize(
+    "question", ["What was the Great Depression?", "When was smallpox declared eradicated?"]
+)
+def test_related_sections_quote_named_articles(
+    wiki_settings: Settings, wiki_index: CollectionIndex, question: str
+) -> None:
+    report, _ = research(wiki_settings, question)
+    titles = {str(source.id): source.title for source in report.sources}
+
+    related = {h: text for h, text in sections(report.markdown).items() if h.startswith("Related")}
+    assert related
+    for heading, text in related.items():
+        for _sentence, number in CITED.findall(text):
+            assert titles[number] in heading, (titles[number], heading)
+
+
+def test_expansion_adds_terms_of_best_passages(wiki_index: CollectionIndex) -> None:
+    question = "Which empire built Machu Picchu?"
+    fused = reciprocal_rank_fusion([(0, search(wiki_index, question, k=10))], weights=[1.0])
+
+    expanded = expansion_query(question, fused, wiki_index.idf)
+
+    assert expanded.startswith(question + " ")
+    added = expanded.removeprefix(question).split()
+    assert "Inca" in added
+    assert not set(terms(" ".join(added))) & set(terms(question))
+
+
+def test_expansion_empty_without_passages() -> None:
+    assert expansion_query("Which empire built Machu Picchu?", [], lambda _term: 1.0) == ""
