@@ -27,6 +27,9 @@ FLOWER_PORT = 5555
 # Prometheus metrics and GET /livez of each worker (WORKER_METRICS_PORT).
 WORKER_METRICS_PORT = 9540
 WORKER_LIVENESS_PATH = "/livez"
+# The folder where the worker's pool processes write their metric samples, so
+# that the endpoint on WORKER_METRICS_PORT serves the sum over all of them.
+WORKER_METRICS_DIR = "/var/gldr/metrics"
 REDIS_PORT = 6379
 AMQP_PORT = 5672
 PROFILES_FILE = "profiles.yaml"

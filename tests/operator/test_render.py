@@ -201,16 +201,33 @@ def test_worker_liveness_probe(minimal: dict[str, Any], profiles: list[dict[str,
     assert env["WORKER_METRICS_PORT"] == "9540"
 
 
+def test_worker_metrics_folder_mounted(
+    minimal: dict[str, Any], profiles: list[dict[str, Any]]
+) -> None:
+    worker = by_kind_name(render(minimal, profiles))[("Deployment", "research-worker")]
+    pod = worker["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    env = {item["name"]: item.get("value") for item in container["env"]}
+    assert env["PROMETHEUS_MULTIPROC_DIR"] == "/var/gldr/metrics"
+    mounts = {mount["name"]: mount["mountPath"] for mount in container["volumeMounts"]}
+    assert mounts["metrics"] == "/var/gldr/metrics"
+    volumes = {volume["name"]: volume for volume in pod["volumes"]}
+    assert volumes["metrics"]["emptyDir"] == {"sizeLimit": "64Mi"}
+
+
 def test_worker_metrics_port_not_overridden(
     minimal: dict[str, Any], profiles: list[dict[str, Any]]
 ) -> None:
     overrides = [
         {"name": "WORKER_METRICS_PORT", "value": "9999"},
+        {"name": "PROMETHEUS_MULTIPROC_DIR", "value": "/elsewhere"},
         {"name": "WORKER_LIVENESS_MAX_AGE_SECONDS", "value": "300"},
     ]
     container = worker_container(edited(minimal, "spec.env", overrides), profiles)
     ports = [item for item in container["env"] if item["name"] == "WORKER_METRICS_PORT"]
     assert ports == [{"name": "WORKER_METRICS_PORT", "value": "9540"}]
+    folders = [item for item in container["env"] if item["name"] == "PROMETHEUS_MULTIPROC_DIR"]
+    assert folders == [{"name": "PROMETHEUS_MULTIPROC_DIR", "value": "/var/gldr/metrics"}]
     max_ages = [
         item for item in container["env"] if item["name"] == "WORKER_LIVENESS_MAX_AGE_SECONDS"
     ]

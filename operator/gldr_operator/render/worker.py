@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from gldr_operator.constants import WORKER_LIVENESS_PATH, WORKER_METRICS_PORT
+from gldr_operator.constants import (
+    WORKER_LIVENESS_PATH,
+    WORKER_METRICS_DIR,
+    WORKER_METRICS_PORT,
+)
 from gldr_operator.render.common import Object, metadata, resources, selector_labels
 from gldr_operator.render.pods import service_container, service_pod_template
 from gldr_operator.spec import DeepResearchDeployment
@@ -25,16 +29,21 @@ def worker_command(drd: DeepResearchDeployment) -> list[str]:
     ]
 
 
-def worker_env(env: list[Object]) -> list[Object]:
-    """Return the service environment plus the metrics port that the liveness probe reads.
+METRICS_VOLUME = "metrics"
 
-    The port replaces a WORKER_METRICS_PORT from spec.env, because the probe
-    must find the endpoint where the worker serves it.
+
+def worker_env(env: list[Object]) -> list[Object]:
+    """Return the service environment plus the worker's metrics port and folder.
+
+    Both replace values from spec.env: the liveness probe must find the
+    endpoint on its port, and the folder is the volume mounted for it.
     """
-    # NOTE: the command starts celery without PROMETHEUS_MULTIPROC_DIR, so the
-    # endpoint's metrics miss the pool processes' samples and the worker logs a warning.
-    port = {"name": "WORKER_METRICS_PORT", "value": str(WORKER_METRICS_PORT)}
-    return [item for item in env if item["name"] != port["name"]] + [port]
+    fixed = [
+        {"name": "WORKER_METRICS_PORT", "value": str(WORKER_METRICS_PORT)},
+        {"name": "PROMETHEUS_MULTIPROC_DIR", "value": WORKER_METRICS_DIR},
+    ]
+    names = {item["name"] for item in fixed}
+    return [item for item in env if item["name"] not in names] + fixed
 
 
 def liveness_probe() -> Object:
@@ -68,7 +77,11 @@ def render_worker_deployment(
         {"name": "metrics", "containerPort": WORKER_METRICS_PORT, "protocol": "TCP"}
     ]
     container["livenessProbe"] = liveness_probe()
+    container["volumeMounts"].append({"name": METRICS_VOLUME, "mountPath": WORKER_METRICS_DIR})
     template = service_pod_template(drd, "worker", version, container, config_hash)
+    # An emptyDir outlives a container restart, so counters carry on from their
+    # files. The worker serves only counters and histograms, which may do that.
+    template["spec"]["volumes"].append({"name": METRICS_VOLUME, "emptyDir": {"sizeLimit": "64Mi"}})
     # Celery finishes running tasks on SIGTERM (warm shutdown); tasks still
     # running after this grace period are redelivered, since workers ack late.
     template["spec"]["terminationGracePeriodSeconds"] = 300
