@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import hmac
+
 import pytest
 
 from gl_deep_research.auth import keys
@@ -48,3 +50,16 @@ def test_malformed_key_has_no_prefix(presented: str) -> None:
 
 def test_corrupt_hash_fails_closed() -> None:
     assert not keys.check_key("anything", "not-a-bcrypt-hash")
+
+
+def test_master_key_compared_in_constant_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    compared: list[tuple[bytes, bytes]] = []
+    compare = hmac.compare_digest
+
+    def spy(first: bytes, second: bytes) -> bool:
+        compared.append((first, second))
+        return compare(first, second)
+
+    monkeypatch.setattr(hmac, "compare_digest", spy)
+    assert not keys.equal_secrets("presented-\u00e9", "master-key")
+    assert compared == [("presented-\u00e9".encode(), b"master-key")]

@@ -71,7 +71,9 @@ def verify_signature(
             f"The signature timestamp {timestamp} is {abs(current - timestamp):.0f} s from now, "
             f"more than the tolerance of {tolerance_seconds} s."
         )
-    expected = compute_digest(secret, timestamp, body)
-    if not any(hmac.compare_digest(expected, digest) for digest in digests):
+    # Bytes, because compare_digest raises TypeError on str with non-ASCII characters.
+    expected = compute_digest(secret, timestamp, body).encode()
+    presented = [digest.encode("utf-8", "surrogatepass") for digest in digests]
+    if not any(hmac.compare_digest(expected, digest) for digest in presented):
         raise InvalidSignature("The signature does not match the body and the secret.")
     return timestamp

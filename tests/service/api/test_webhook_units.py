@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
+import re
+import time
 from typing import Any, cast
 
 import httpx
@@ -15,6 +17,7 @@ from gl_deep_research.webhooks import InvalidSignature, sign, verify_signature
 from gl_deep_research.webhooks.guard import TargetGuard, UnsafeTarget, forbidden_reason
 from gl_deep_research.webhooks.secrets import SecretBox
 from gl_deep_research.webhooks.sender import MAX_BACKOFF_SECONDS, WebhookSender, backoff_seconds
+from tests.service.support import REPO_ROOT
 
 pytestmark = pytest.mark.unit
 
@@ -53,6 +56,51 @@ def test_verify_rejects(secret: str, body: bytes, now: float, message: str) -> N
 def test_verify_rejects_malformed_header(header: str | None) -> None:
     with pytest.raises(InvalidSignature):
         verify_signature(SECRET, BODY, header, now=1_700_000_000)
+
+
+def test_verify_rejects_non_ascii_digest() -> None:
+    with pytest.raises(InvalidSignature, match="does not match"):
+        verify_signature(SECRET, BODY, "t=1700000000,v1=\u00e9\u00e9", now=1_700_000_000)
+
+
+def test_verify_compares_in_constant_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    compared: list[tuple[bytes, bytes]] = []
+    compare = hmac.compare_digest
+
+    def spy(first: bytes, second: bytes) -> bool:
+        compared.append((first, second))
+        return compare(first, second)
+
+    monkeypatch.setattr(hmac, "compare_digest", spy)
+    header = sign(SECRET, BODY, timestamp=1_700_000_000)
+    verify_signature(SECRET, BODY, header, now=1_700_000_000)
+    digest = header.split("v1=")[1].encode()
+    assert compared == [(digest, digest)]
+
+
+def docs_verify_function() -> Any:
+    """Return the `verify` function that docs/webhooks.md gives receivers to copy."""
+    text = (REPO_ROOT / "docs" / "webhooks.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, re.DOTALL)
+    source = next(block for block in blocks if "def verify(" in block)
+    namespace: dict[str, Any] = {}
+    exec(source, namespace)
+    return namespace["verify"]
+
+
+def test_docs_verify_accepts_signature() -> None:
+    verify = docs_verify_function()
+    header = sign(SECRET, BODY, timestamp=int(time.time()))
+    assert verify(SECRET, BODY, header)
+    assert not verify("other-secret", BODY, header)
+
+
+@pytest.mark.parametrize(
+    "header", ["", "garbage", "t=abc,v1=00", "t=1700000000", f"t={2**40},v1=\u00e9"]
+)
+def test_docs_verify_rejects_malformed_header(header: str) -> None:
+    verify = docs_verify_function()
+    assert not verify(SECRET, BODY, header.replace("1700000000", str(int(time.time()))))
 
 
 @pytest.mark.parametrize(
