@@ -22,7 +22,7 @@ pytestmark = pytest.mark.unit
 
 OIL_QUESTION = "What caused the 1973 oil crisis, and how did it affect the world economy?"
 REEF_QUESTION = "Where is the Great Barrier Reef and how large is it?"
-CITED = re.compile(r"(.+?) \[(\d+)\](?: |$)")
+CITED = re.compile(r"(.+?) \[(\d+)\](?: |$)", flags=re.MULTILINE)
 
 
 def research(settings: Settings, question: str) -> tuple[ResearchReport, list[RankedHit]]:
@@ -154,7 +154,7 @@ def test_report_fills_sentence_budget(wiki_settings: Settings, wiki_index: Colle
     report, _ = research(wiki_settings, "What is DNA and what does it do?")
     cited = CITED.findall(report.markdown.split("\n## Sources")[0])
 
-    assert len(cited) >= 10
+    assert len(cited) == 12
     assert len({number for _sentence, number in cited}) >= 5
 
 
@@ -188,3 +188,17 @@ def test_expansion_adds_terms_of_best_passages(wiki_index: CollectionIndex) -> N
 
 def test_expansion_empty_without_passages() -> None:
     assert expansion_query("Which empire built Machu Picchu?", [], lambda _term: 1.0) == ""
+
+
+def test_named_article_sentence_quoted(
+    wiki_settings: Settings, wiki_index: CollectionIndex
+) -> None:
+    # The article "Marie Curie" reads "She won the 1911 Nobel Prize in
+    # Chemistry", which names neither Marie nor Curie. It ranked below
+    # sentences of other articles that mention her by name.
+    report, _ = research(wiki_settings, "Which Nobel Prizes did Marie Curie win?")
+    titles = {str(source.id): source.title for source in report.sources}
+    cited = CITED.findall(report.markdown.split("\n## Sources")[0])
+    quoted = [sentence for sentence, number in cited if titles[number] == "Marie Curie"]
+
+    assert any(sentence.startswith("She won the 1911 Nobel Prize") for sentence in quoted)

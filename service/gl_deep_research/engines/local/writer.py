@@ -7,8 +7,12 @@ of the question's, or the section's sub-query's, IDF-weighted terms they
 contain, with generic words ("caused", "affect") weighing GENERIC_WEIGHT of
 their IDF. A sentence must itself contain a content term (a term that is
 not generic) of its query, so it is never used for matching only "causes"
-or only the title of its article. When no sentence qualifies the report
-states that the evidence is insufficient and cites nothing.
+or only the title of its article. The one exception is a sentence of the
+article that the query names ("Mount Everest"), which may refer to the
+subject as "it" but must still share a word with the query or question.
+When no sentence qualifies the report states that the evidence is
+insufficient and cites nothing. A question of several parts gets a
+section per part, and a part that no sentence answers is marked as such.
 """
 
 from __future__ import annotations
@@ -146,7 +150,7 @@ class _Criteria:
         for number, phrase in enumerate(self.phrases):
             content = _content_terms(phrase)
             if not any(_matches(term, sentence.terms) for term in content) and not (
-                self._about_named_article(sentence, phrase, content)
+                self.about_named_article(sentence, number)
             ):
                 continue
             exact = sum(1 for term in content if term in with_title)
@@ -165,10 +169,8 @@ class _Criteria:
                 best = (coverage, number)
         return None if best is None else best[1]
 
-    def _about_named_article(
-        self, sentence: Sentence, phrase: dict[str, float], content: list[str]
-    ) -> bool:
-        """Tell whether `sentence` is from the article that `phrase` names and shares a word.
+    def about_named_article(self, sentence: Sentence, number: int) -> bool:
+        """Tell whether `sentence` is from the article that phrase `number` names and shares a word.
 
         The later sentences of an article refer to its subject as "it" or
         "its" ("Its height was measured as 8,848.86 m"), so in the article
@@ -178,9 +180,10 @@ class _Criteria:
         question. Follow-up phrases get no such exception, because their
         sections quote other articles than the one the question names.
         """
+        phrase = self.phrases[number]
         if self.whole_phrases or not sentence.title_terms:
             return False
-        if not sentence.title_terms <= set(content):
+        if not sentence.title_terms <= set(_content_terms(phrase)):
             return False
         return bool(sentence.terms & (phrase.keys() | self.context.keys()))
 
@@ -499,17 +502,23 @@ def _related_heading(picked: Sequence[Sentence]) -> str:
 def _rank(candidates: Sequence[Sentence], criteria: _Criteria) -> list[Sentence]:
     """Return the candidates that meet `criteria`, best first.
 
-    A sentence must contain a content term of the query, and together with
-    its passage's title at least `min_coverage` of the query's term weight.
-    Terms of the context (the whole question, for a section) add half their
-    weight to the score.
+    A sentence must contain a content term of the query, unless it is from
+    the article that the query names, and together with its passage's
+    title at least `min_coverage` of the query's term weight. Terms of the
+    context (the whole question, for a section) add half their weight to
+    the score.
     """
     scored = []
     for sentence in candidates:
-        if criteria.matched_phrase(sentence) is None:
+        matched = criteria.matched_phrase(sentence)
+        if matched is None:
             continue
         own = criteria.coverage(sentence.terms)
         with_title = sentence.terms | sentence.title_terms
+        if criteria.about_named_article(sentence, matched):
+            # The sentence is about the article's subject, so the title
+            # counts as its own words ("She won the 1911 Nobel Prize").
+            own = criteria.coverage(with_title)
         in_context = _coverage(with_title, criteria.context)
         if in_context < criteria.min_context_coverage:
             continue
