@@ -25,13 +25,11 @@ from gl_deep_research.engines.local.retrieval import RankedHit
 # The passages of this many distinct documents are the feedback set.
 # NOTE: on the 51 questions of bench/eval_questions.yaml, no setting tried
 # (1 to 5 documents, EXPANSION_WEIGHT 0.5 to 2 in engine.py) raised recall@10
-# or answer-in-report overall. Some found "Inca Empire" for Machu Picchu
-# and lost "Joseph Stalin" to "Leonid Brezhnev" in the same run.
+# or answer-in-report overall. Below weight 2 the expansion "Brezhnev Leonid"
+# pushed "Joseph Stalin" out of the first 10 articles for "Who was the leader
+# of the Soviet Union during the Second World War?".
 FEEDBACK_DOCUMENTS = 3
 EXPANSION_TERMS = 4
-# A term must occur in this many feedback passages, unless there is only
-# one, because a word of one passage is as likely to be about something else.
-MIN_FEEDBACK_PASSAGES = 2
 
 # The token pattern of bm25s.tokenize (scikit-learn's), so every word found
 # here is one that the index also has.
@@ -54,7 +52,6 @@ def expansion_query(
     question_total = sum(question_weights.values()) or 1.0
     known = set(question_weights) | generic_terms()
     relevance: dict[str, float] = {}
-    passages_with: Counter[str] = Counter()
     surface: dict[str, str] = {}
     for entry in feedback:
         words = _TOKEN.findall(f"{entry.hit.passage.title}\n{entry.hit.passage.text}")
@@ -66,14 +63,12 @@ def expansion_query(
         match = entry.fused_score * (matched / question_total) ** 2
         for term, count in counts.items():
             relevance[term] = relevance.get(term, 0.0) + count / len(passage_terms) * match
-        passages_with.update(counts.keys())
         for word, stem in zip(words, stems(words), strict=True):
             surface.setdefault(stem, word)
-    needed = min(MIN_FEEDBACK_PASSAGES, len(feedback))
     candidates = [
         (weight * weigh(term), term)
         for term, weight in relevance.items()
-        if term not in known and passages_with[term] >= needed and term in surface
+        if term not in known and term in surface
     ]
     candidates.sort(key=lambda pair: (-pair[0], pair[1]))
     words = [surface[term] for _weight, term in candidates[:EXPANSION_TERMS]]
