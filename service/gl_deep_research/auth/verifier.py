@@ -4,7 +4,9 @@ Verified account keys are cached per process by their SHA-256 together with
 the bcrypt hash they matched. Every request still reads the account row by
 prefix, and a cache hit counts only while that row's hash is unchanged, so a
 deleted or rotated key stops working at once in every process, with no
-cross-process invalidation.
+cross-process invalidation. A route may read that row in the same statement
+as its own data (`ACCOUNT_COLUMNS`, `check_row`), as `GET /v1/tasks/{task_id}`
+does, so that the key check costs no round trip of its own.
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ import threading
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, bindparam, select
 
 from gl_deep_research.auth import keys
 from gl_deep_research.db.database import Database
@@ -39,6 +42,16 @@ class Caller:
 
 
 MASTER = Caller(account_id=None, account_name="master")
+INVALID_KEY_MESSAGE = "Invalid API key."
+
+# The account columns that `check_row` reads, labelled so that a statement can
+# select them together with another table's columns.
+ACCOUNT_COLUMNS = (
+    Account.id.label("key_account_id"),
+    Account.name.label("key_account_name"),
+    Account.key_hash.label("key_hash"),
+)
+ACCOUNT_BY_PREFIX = select(*ACCOUNT_COLUMNS).where(Account.key_prefix == bindparam("prefix"))
 
 
 class KeyVerifier:
@@ -63,15 +76,20 @@ class KeyVerifier:
         prefix = keys.parse_prefix(presented)
         if prefix is None:
             return None
-        with self._database.session() as session:
-            row = session.execute(
-                select(Account.id, Account.name, Account.key_hash).where(
-                    Account.key_prefix == prefix
-                )
-            ).one_or_none()
+        row = self._database.read(
+            lambda connection: connection.execute(ACCOUNT_BY_PREFIX, {"prefix": prefix}).first()
+        )
         if row is None:
             return None
-        account_id, name, key_hash = row
+        return self.check_row(presented, row)
+
+    def check_row(self, presented: str, row: Row[*tuple[Any, ...]]) -> Caller | None:
+        """Return the caller of an account row with `ACCOUNT_COLUMNS` when `presented` matches.
+
+        The row must come from a read made for this request, so that a deleted
+        or rotated key fails at once. bcrypt runs only on a cache miss.
+        """
+        key_hash = row.key_hash
         fingerprint = keys.fingerprint(presented)
         with self._lock:
             cached_hash = self._cache.get(fingerprint)
@@ -79,7 +97,7 @@ class KeyVerifier:
             if not keys.check_key(presented, key_hash):
                 return None
             self._remember(fingerprint, key_hash)
-        return Caller(account_id=account_id, account_name=name)
+        return Caller(account_id=row.key_account_id, account_name=row.key_account_name)
 
     def _remember(self, fingerprint: str, key_hash: str) -> None:
         with self._lock:

@@ -172,8 +172,7 @@ class ProfileCatalog:
             )
         if not re.match(PROFILE_NAME_PATTERN, wanted):
             raise NotFound(f"Profile {wanted!r} not found.", field="profile")
-        with self._database.session() as session:
-            row = session.get(Profile, wanted)
+        row = self._database.read_objects(lambda session: session.get(Profile, wanted))
         if row is None:
             raise NotFound(f"Profile {wanted!r} not found.", field="profile")
         return row

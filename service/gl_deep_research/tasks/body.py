@@ -2,10 +2,45 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from gl_deep_research.db.models import Task
+
+
+class TaskRecord(Protocol):
+    """The task fields of a body: a `Task`, or a result row of `BODY_COLUMNS`."""
+
+    id: uuid.UUID
+    taskgroup_id: uuid.UUID | None
+    status: str
+    query: str
+    result: str | None
+    profile: str
+    created_at: datetime
+    started_at: datetime | None
+    completed_at: datetime | None
+    sources: list[Any] | None
+    usage: dict[str, Any] | None
+    error: str
+
+
+# The columns `task_body` reads, for a Core select that skips the ORM.
+BODY_COLUMNS = (
+    Task.id,
+    Task.taskgroup_id,
+    Task.status,
+    Task.query,
+    Task.result,
+    Task.profile,
+    Task.created_at,
+    Task.started_at,
+    Task.completed_at,
+    Task.sources,
+    Task.usage,
+    Task.error,
+)
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -17,7 +52,7 @@ def iso(moment: datetime | None) -> str | None:
     return moment.isoformat()
 
 
-def duration_seconds(task: Task) -> float | None:
+def duration_seconds(task: TaskRecord) -> float | None:
     if task.started_at is None or task.completed_at is None:
         return None
     started = task.started_at.replace(tzinfo=task.started_at.tzinfo or UTC)
@@ -25,7 +60,7 @@ def duration_seconds(task: Task) -> float | None:
     return round((completed - started).total_seconds(), 3)
 
 
-def task_body(task: Task) -> dict[str, Any]:
+def task_body(task: TaskRecord) -> dict[str, Any]:
     return {
         "task_id": str(task.id),
         "taskgroup_id": str(task.taskgroup_id) if task.taskgroup_id else None,

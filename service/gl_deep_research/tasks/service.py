@@ -12,26 +12,51 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol, TypeVar, cast
 from urllib.parse import urlsplit
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from gl_deep_research.auth.verifier import Caller
+from gl_deep_research.auth import keys
+from gl_deep_research.auth.verifier import (
+    ACCOUNT_COLUMNS,
+    INVALID_KEY_MESSAGE,
+    Caller,
+    KeyVerifier,
+)
 from gl_deep_research.db.database import Database
-from gl_deep_research.db.models import Profile, Task, utcnow
+from gl_deep_research.db.models import Account, Profile, Task, utcnow
 from gl_deep_research.dispatch.queue import Dispatcher
-from gl_deep_research.errors import InvalidInput, NotFound, TooManyRequests
+from gl_deep_research.errors import InvalidInput, NotFound, TooManyRequests, Unauthorized
 from gl_deep_research.profiles.registry import ProfileCatalog
 from gl_deep_research.settings import Settings
 from gl_deep_research.tasks import status
+from gl_deep_research.tasks.body import BODY_COLUMNS, TaskRecord
 from gl_deep_research.webhooks.secrets import SecretBox, SecretBoxUnavailable
 
 logger = logging.getLogger(__name__)
 
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
+
+# The caller's account row by key prefix and a task by id, in one statement. The
+# outer join returns the account row with NULL task columns when no task has the id.
+TASK_WITH_ACCOUNT = (
+    select(*ACCOUNT_COLUMNS, Task.account_key, *BODY_COLUMNS)
+    .select_from(Account)
+    .outerjoin(Task, Task.id == bindparam("task_id"))
+    .where(Account.key_prefix == bindparam("prefix"))
+)
+
+
+class VisibleTask(TaskRecord, Protocol):
+    """A task record with its owner, which `visible_task` checks."""
+
+    account_key: str
+
+
+VisibleTaskT = TypeVar("VisibleTaskT", bound=VisibleTask)
 
 
 @dataclass(frozen=True)
@@ -143,12 +168,13 @@ class TaskService:
         if caller.is_master or adding <= 0:
             return
         limit = self._settings.account_max_active_tasks
-        with self._database.session() as session:
-            active = session.scalar(
+        active = self._database.read(
+            lambda connection: connection.scalar(
                 select(func.count())
                 .select_from(Task)
                 .where(Task.account_key == caller.account_key, Task.status.in_(status.ACTIVE))
             )
+        )
         # NOTE: two requests racing past this check can exceed the limit by their size;
         # the limit protects capacity, it is not a billing boundary.
         if (active or 0) + adding > limit:
@@ -215,11 +241,41 @@ class TaskService:
     def get_task(self, caller: Caller, task_id: str) -> Task:
         """Return a task the caller may see; other accounts' tasks are 'not found'."""
         parsed = parse_uuid(task_id, "task_id")
-        with self._database.session() as session:
-            task = session.get(Task, parsed)
-        if task is None or not (caller.is_master or task.account_key == caller.account_key):
-            raise NotFound(f"Task {task_id} not found.", field="task_id")
-        return task
+        task = self._database.read_objects(lambda session: session.get(Task, parsed))
+        return visible_task(caller, task, task_id)
+
+    def get_task_with_key(self, verifier: KeyVerifier, api_key: str, task_id: str) -> TaskRecord:
+        """Authenticate `api_key` and return a task it may see, in one statement when possible.
+
+        Raises 401 for an invalid key before 404 for any task id, as `get_task`
+        behind the `get_caller` dependency does. Blocking: call it from a worker thread.
+        """
+        parsed = parse_uuid_or_none(task_id)
+        prefix = keys.parse_prefix(api_key)
+        if parsed is None or prefix is None or verifier.is_master(api_key):
+            # Nothing to join, because the master key has no account row and a
+            # malformed id matches no task.
+            caller = verifier.verify(api_key)
+            if caller is None:
+                raise Unauthorized(INVALID_KEY_MESSAGE)
+            return self.get_task(caller, task_id)
+        row = self._database.read(
+            lambda connection: connection.execute(
+                TASK_WITH_ACCOUNT, {"prefix": prefix, "task_id": parsed}
+            ).first()
+        )
+        if row is None or (caller := verifier.check_row(api_key, row)) is None:
+            raise Unauthorized(INVALID_KEY_MESSAGE)
+        # The row has the task's column names, and `id` is NULL when no task has the id.
+        task = cast(VisibleTask, row) if row.id is not None else None
+        return visible_task(caller, task, task_id)
+
+
+def visible_task(caller: Caller, task: VisibleTaskT | None, task_id: str) -> VisibleTaskT:
+    """Return `task` when the caller may see it; other accounts' tasks are 'not found'."""
+    if task is None or not (caller.is_master or task.account_key == caller.account_key):
+        raise NotFound(f"Task {task_id} not found.", field="task_id")
+    return task
 
 
 def build_task(
@@ -247,7 +303,18 @@ def build_task(
 
 
 def parse_uuid(value: str, field: str) -> uuid.UUID:
+    parsed = parse_uuid_or_none(value)
+    if parsed is None:
+        raise invalid_id(value, field)
+    return parsed
+
+
+def parse_uuid_or_none(value: str) -> uuid.UUID | None:
     try:
         return uuid.UUID(value)
     except ValueError:
-        raise NotFound(f"{field} {value!r} is not a valid id.", field=field) from None
+        return None
+
+
+def invalid_id(value: str, field: str) -> NotFound:
+    return NotFound(f"{field} {value!r} is not a valid id.", field=field)

@@ -129,3 +129,61 @@ def test_rotated_key_fails_in_every_process(
         assert httpx.get(f"{base_url}/v1/tasks", headers=old).status_code == 401, base_url
         fresh = httpx.get(f"{base_url}/v1/tasks", headers={"X-API-Key": new_key})
         assert fresh.status_code == 200, base_url
+
+
+def account_with_task(base_url: str, name: str) -> tuple[dict[str, str], str]:
+    """Create an account and one task; return the account's data and the task's path."""
+    created: dict[str, str] = create(base_url, f"{name}-{uuid.uuid4().hex[:8]}").json()["data"]
+    headers = {"X-API-Key": created["api_key"]}
+    accepted = httpx.post(f"{base_url}/v1/tasks", data={"query": "Tides?"}, headers=headers)
+    assert accepted.status_code == 202, accepted.text
+    return created, f"/v1/tasks/{accepted.json()['task_id']}"
+
+
+def test_task_read_rejects_deleted_key(
+    stack: Stack, start_api_with: Callable[[dict[str, str]], str]
+) -> None:
+    # GET /v1/tasks/{id} reads the account row and the task in one statement.
+    other_api = start_api_with({})
+    created, task_path = account_with_task(other_api, "del-read")
+    headers = {"X-API-Key": created["api_key"]}
+    for base_url in (stack.base_url, other_api):
+        assert httpx.get(f"{base_url}{task_path}", headers=headers).status_code == 200, base_url
+
+    deleted = httpx.delete(f"{other_api}/v1/accounts/{created['id']}", headers=MASTER)
+    assert deleted.status_code == 200
+
+    for base_url in (stack.base_url, other_api):
+        response = httpx.get(f"{base_url}{task_path}", headers=headers)
+        assert response.status_code == 401, base_url
+        assert response.json() == {"detail": "Invalid API key."}
+
+
+def test_task_read_rejects_rotated_key(
+    stack: Stack, start_api_with: Callable[[dict[str, str]], str]
+) -> None:
+    other_api = start_api_with({})
+    created, task_path = account_with_task(stack.base_url, "rot-read")
+    old = {"X-API-Key": created["api_key"]}
+    for base_url in (stack.base_url, other_api):
+        assert httpx.get(f"{base_url}{task_path}", headers=old).status_code == 200, base_url
+
+    rotated = httpx.post(f"{other_api}/v1/accounts/{created['id']}/rotate-key", headers=MASTER)
+    assert rotated.status_code == 200
+    new = {"X-API-Key": rotated.json()["data"]["api_key"]}
+
+    for base_url in (stack.base_url, other_api):
+        assert httpx.get(f"{base_url}{task_path}", headers=old).status_code == 401, base_url
+        assert httpx.get(f"{base_url}{task_path}", headers=new).status_code == 200, base_url
+
+
+@pytest.mark.parametrize("task_id", [str(uuid.uuid4()), "not-a-uuid"], ids=["unknown", "malformed"])
+def test_invalid_key_on_task_read_is_401(stack: Stack, task_id: str) -> None:
+    # A well-formed key with an unknown prefix, so the joined statement finds no account.
+    unknown_key = f"gldr_{'0' * 12}_{'A' * 43}"
+    for key in (unknown_key, "not-a-key"):
+        response = httpx.get(f"{stack.base_url}/v1/tasks/{task_id}", headers={"X-API-Key": key})
+        assert response.status_code == 401, (key, response.text)
+        assert response.json() == {"detail": "Invalid API key."}
+    missing = httpx.get(f"{stack.base_url}/v1/tasks/{task_id}")
+    assert missing.status_code == 401

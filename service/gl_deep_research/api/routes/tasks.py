@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 from sse_starlette import EventSourceResponse
 from starlette.concurrency import run_in_threadpool
 
-from gl_deep_research.api.deps import CallerDep, RuntimeDep
+from gl_deep_research.api.deps import ApiKeyHeader, CallerDep, RuntimeDep, require_api_key
 from gl_deep_research.api.fields import body_schema, read_fields
 from gl_deep_research.api.routing import SlashTolerantRouter
 from gl_deep_research.api.schemas import TaskAccepted, TaskBody, TaskPage
@@ -116,8 +116,14 @@ def cancel_task(task_id: str, runtime: RuntimeDep, caller: CallerDep) -> dict[st
     responses={**AUTH_ERRORS, 404: {"description": "Unknown task or another account's"}},
     summary="Get a task's status and result",
 )
-def get_task(task_id: str, runtime: RuntimeDep, caller: CallerDep) -> dict[str, Any]:
-    return task_body(runtime.tasks.get_task(caller, task_id))
+async def get_task(
+    task_id: str, runtime: RuntimeDep, api_key: ApiKeyHeader = None
+) -> dict[str, Any]:
+    # The key check and the task read share one worker thread hop and one statement.
+    task = await run_in_threadpool(
+        runtime.tasks.get_task_with_key, runtime.verifier, require_api_key(api_key), task_id
+    )
+    return task_body(task)
 
 
 @router.get(
