@@ -67,7 +67,10 @@ def build_event_store(settings: Settings) -> EventStore:
 
 
 def build_runtime(settings: Settings, role: Role) -> Runtime:
-    database = Database(settings)
+    # The API skips the ping round trip before each checkout. Its reads retry once
+    # on a lost connection (`Database.read`), and that first failure makes
+    # SQLAlchemy replace the pool's older connections before the request writes.
+    database = Database(settings, pre_ping=role != "api")
     events = build_event_store(settings)
     publisher = EventPublisher(events)
     secrets = SecretBox(settings.gldr_secret.get_secret_value() if settings.gldr_secret else None)

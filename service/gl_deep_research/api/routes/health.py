@@ -44,8 +44,7 @@ async def ready(runtime: RuntimeDep) -> JSONResponse:
 
 def _check_database(runtime: Runtime) -> str:
     try:
-        with runtime.database.engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
+        runtime.database.read(lambda connection: connection.execute(text("SELECT 1")))
     except Exception as err:
         return f"database query failed: {type(err).__name__}: {err}"
     return "ok"
