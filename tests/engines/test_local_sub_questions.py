@@ -1,4 +1,4 @@
-"""Questions of several parts, fuller reports and pseudo-relevance feedback in the local engine."""
+"""Questions of several parts and fuller reports in the local engine."""
 
 from __future__ import annotations
 
@@ -9,11 +9,9 @@ from local_helpers import never_cancelled
 
 from gl_deep_research.engines.base import ResearchReport
 from gl_deep_research.engines.local import LocalEngine
-from gl_deep_research.engines.local.analysis import terms
-from gl_deep_research.engines.local.feedback import expansion_query
 from gl_deep_research.engines.local.index import CollectionIndex
 from gl_deep_research.engines.local.planner import plan_queries
-from gl_deep_research.engines.local.retrieval import RankedHit, reciprocal_rank_fusion, search
+from gl_deep_research.engines.local.retrieval import RankedHit
 from gl_deep_research.engines.local.writer import PART_INSUFFICIENT
 from gl_deep_research.profiles.params import validate_params
 from gl_deep_research.settings import Settings
@@ -70,10 +68,17 @@ def test_plan_keeps_one_clause(question: str) -> None:
 
 
 def test_plan_counts_sub_questions_as_sub_queries() -> None:
+    plan = plan_queries(OIL_QUESTION, 3)
+
+    assert len(plan.sub_questions) == 2
+    assert len(plan.sub_questions) + len(plan.sub_queries) <= 3
+
+
+def test_plan_keeps_parts_together() -> None:
     plan = plan_queries(OIL_QUESTION, 1)
 
-    assert plan.sub_questions == ["What caused the 1973 oil crisis?"]
-    assert plan.sub_queries == []
+    assert plan.sub_questions == []
+    assert plan.sub_queries == ["1973 oil crisis"]
 
 
 @pytest.mark.parametrize("question", [OIL_QUESTION, REEF_QUESTION])
@@ -172,22 +177,6 @@ def test_related_sections_quote_named_articles(
     for heading, text in related.items():
         for _sentence, number in CITED.findall(text):
             assert titles[number] in heading, (titles[number], heading)
-
-
-def test_expansion_adds_terms_of_best_passages(wiki_index: CollectionIndex) -> None:
-    question = "Which empire built Machu Picchu?"
-    fused = reciprocal_rank_fusion([(0, search(wiki_index, question, k=10))], weights=[1.0])
-
-    expanded = expansion_query(question, fused, wiki_index.idf)
-
-    assert expanded.startswith(question + " ")
-    added = expanded.removeprefix(question).split()
-    assert "Inca" in added
-    assert not set(terms(" ".join(added))) & set(terms(question))
-
-
-def test_expansion_empty_without_passages() -> None:
-    assert expansion_query("Which empire built Machu Picchu?", [], lambda _term: 1.0) == ""
 
 
 def test_named_article_sentence_quoted(

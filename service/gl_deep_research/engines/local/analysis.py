@@ -147,11 +147,6 @@ def terms_of_each(texts: Sequence[str]) -> list[list[str]]:
     return [[term for term in row if term] for row in tokenized]
 
 
-def stems(words: Sequence[str]) -> list[str]:
-    """Return the stem of each word as the tokenizer stems it, stop words included."""
-    return list(_stemmer().stemWords([word.lower() for word in words]))
-
-
 @functools.cache
 def generic_terms() -> frozenset[str]:
     """Return the stemmed terms of GENERIC_WORDS."""

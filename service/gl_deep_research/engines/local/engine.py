@@ -21,7 +21,6 @@ from gl_deep_research.engines.base import (
     Usage,
 )
 from gl_deep_research.engines.local.analysis import terms
-from gl_deep_research.engines.local.feedback import expansion_query
 from gl_deep_research.engines.local.index import CollectionIndex, load_index
 from gl_deep_research.engines.local.planner import Plan, follow_up_query, plan_queries
 from gl_deep_research.engines.local.retrieval import (
@@ -44,11 +43,6 @@ SUB_QUERY_WEIGHT = 1.0
 # Follow-up queries are built from passages, not from the question, so they
 # can drift the most and weigh the least.
 FOLLOW_UP_WEIGHT = 0.8
-# The expanded question contains the whole question and the words that the
-# best passages use for its subject, so it may weigh more than the question.
-# At weights 1.0 and 1.5 recall@10 on the evaluation set fell by one gold
-# article and at 2.0 it did not (see the NOTE in feedback.py).
-EXPANSION_WEIGHT = 2.0
 
 
 class LocalEngine:
@@ -97,15 +91,10 @@ class LocalEngine:
             emit("progress", {"percent": 10, "step": f"Loading collection {name}"})
             indexes.append(load_index(self.settings, name))
 
-        def weigh(term: str) -> float:
-            return max(index.idf(term) for index in indexes)
-
         # Round one searches the plan; round two searches the follow-up
-        # queries built from the best passages of round one and, when there
-        # may be follow-ups at all, the question expanded with their terms.
+        # queries built from the best passages of round one.
         rankings: list[tuple[int, list[Hit]]] = []
-        feedback_queries = options.follow_up_queries + (options.follow_up_queries > 0)
-        searches = (len(plan.queries) + feedback_queries) * len(indexes)
+        searches = (len(plan.queries) + options.follow_up_queries) * len(indexes)
         progress = _SearchProgress(emit, searches)
         for number, text in enumerate(plan.queries):
             rankings += self._search_all(indexes, number, text, options, emit, cancel, usage)
@@ -116,27 +105,14 @@ class LocalEngine:
         follow_ups = _follow_ups(plan, fused, options.follow_up_queries)
         if follow_ups:
             emit("thinking", {"text": _describe_follow_ups(follow_ups), "follow_ups": follow_ups})
-        expansion = ""
-        if options.follow_up_queries > 0:
-            expansion = expansion_query(question, fused, weigh)
-        if expansion:
-            emit(
-                "thinking",
-                {
-                    "text": f"Searching the question with terms of the best passages: {expansion}",
-                    "expansion": expansion,
-                },
-            )
-        plan = Plan(plan.question, plan.sub_queries, follow_ups, plan.sub_questions, expansion)
-        first_feedback = 1 + len(sub_queries)
-        for offset, text in enumerate(plan.queries[first_feedback:]):
-            number = first_feedback + offset
+        plan = Plan(plan.question, plan.sub_queries, follow_ups, plan.sub_questions)
+        for offset, text in enumerate(follow_ups):
+            number = 1 + len(sub_queries) + offset
             rankings += self._search_all(indexes, number, text, options, emit, cancel, usage)
             progress.update(usage.search_calls)
 
         _check(cancel)
         weights += [FOLLOW_UP_WEIGHT] * len(follow_ups)
-        weights += [EXPANSION_WEIGHT] if expansion else []
         fused = reciprocal_rank_fusion(rankings, weights)
         evidence = maximal_marginal_relevance(fused, options.mmr_lambda, limit=len(fused))
 
@@ -147,7 +123,7 @@ class LocalEngine:
             evidence,
             [index.collection for index in indexes],
             options.max_sentences,
-            weigh=weigh,
+            weigh=lambda term: max(index.idf(term) for index in indexes),
         )
         for source in report.sources:
             emit("source", source.to_dict())

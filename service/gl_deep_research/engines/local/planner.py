@@ -49,9 +49,8 @@ _PRONOUN = re.compile(rf"\b({'|'.join(_PRONOUNS)})\b", flags=re.IGNORECASE)
 class Plan:
     """The question and its sub-queries, in the order they are searched.
 
-    `follow_ups` and `expansion` are the queries added after the first
-    searches, from the keyphrases and the salient terms of the best passages
-    found.
+    `follow_ups` are the queries added after the first searches, from the
+    keyphrases of the best passages found.
     """
 
     question: str
@@ -60,26 +59,18 @@ class Plan:
     # The clauses of a question that contains several questions, each
     # rewritten to stand alone. Empty for a question of one clause.
     sub_questions: list[str] = field(default_factory=list)
-    # The question with words of the best passages added, searched last.
-    expansion: str = ""
 
     @property
     def queries(self) -> list[str]:
-        expansion = [self.expansion] if self.expansion else []
-        return [
-            self.question,
-            *self.sub_questions,
-            *self.sub_queries,
-            *self.follow_ups,
-            *expansion,
-        ]
+        return [self.question, *self.sub_questions, *self.sub_queries, *self.follow_ups]
 
 
 def plan_queries(question: str, max_sub_queries: int) -> Plan:
     """Build the search plan for `question` with at most `max_sub_queries` sub-queries.
 
     Sub-questions count against `max_sub_queries` first, and keyphrases
-    fill the rest.
+    fill the rest. A question with more parts than `max_sub_queries` is
+    not split.
     """
     if max_sub_queries <= 0:
         return Plan(question=question, sub_queries=[])
@@ -91,7 +82,11 @@ def plan_queries(question: str, max_sub_queries: int) -> Plan:
         for phrase, _score in extractor.extract_keywords(question)
         if not _cut_phrase(phrase) and (trimmed := _trim_phrase(phrase))
     ]
-    sub_questions = split_sub_questions(question, keyphrases)[:max_sub_queries]
+    sub_questions = split_sub_questions(question, keyphrases)
+    if len(sub_questions) > max_sub_queries:
+        # A report with sections for some of the parts would look as if the
+        # question had no other parts, so keyphrases are searched instead.
+        sub_questions = []
 
     question_terms = set(terms(question))
     sub_queries: list[str] = []
