@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, Executable, create_engine, event
 from sqlalchemy.exc import DataError, DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -29,7 +29,7 @@ class Database:
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         # Autocommit sends each statement on its own, without the BEGIN and COMMIT
         # round trips. This engine shares the pool of `self.engine`.
-        self._read_engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._autocommit_engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -58,14 +58,23 @@ class Database:
         connections, so the second attempt runs on a new one.
         """
         try:
-            with self._read_engine.connect() as connection:
+            with self._autocommit_engine.connect() as connection:
                 return work(connection)
         except DBAPIError as err:
             if not err.connection_invalidated:
                 raise
             logger.warning("Database connection lost during a read, retrying once: %s", err)
-        with self._read_engine.connect() as connection:
+        with self._autocommit_engine.connect() as connection:
             return work(connection)
+
+    def execute_alone(self, statement: Executable) -> None:
+        """Run one write statement on an autocommit connection, where it commits on its own.
+
+        Unlike `read`, it does not retry, because a lost connection leaves
+        unknown whether the statement committed.
+        """
+        with self._autocommit_engine.connect() as connection:
+            connection.execute(statement)
 
     def read_objects(self, work: Callable[[Session], T]) -> T:
         """Run read-only ORM `work` in a session on an autocommit connection, as `read` does."""

@@ -213,8 +213,9 @@ class TaskService:
                 "Enqueue of task %s failed (%s); the outbox sweeper will retry it", task_id, err
             )
             return False
-        with self._database.session() as session:
-            session.execute(update(Task).where(Task.id == task_id).values(enqueued_at=utcnow()))
+        self._database.execute_alone(
+            update(Task).where(Task.id == task_id).values(enqueued_at=utcnow())
+        )
         return True
 
     def enqueue_pending(self, older_than: timedelta = timedelta(seconds=10)) -> int:
