@@ -191,3 +191,46 @@ def test_named_article_sentence_quoted(
     quoted = [sentence for sentence, number in cited if titles[number] == "Marie Curie"]
 
     assert any(sentence.startswith("She won the 1911 Nobel Prize") for sentence in quoted)
+
+
+@pytest.mark.parametrize(
+    ("question", "later_part"),
+    [
+        (
+            "What is the greenhouse effect, and how does it drive climate change?",
+            "How does the greenhouse effect drive climate change?",
+        ),
+        (
+            "How do vaccines work, and which diseases have they eradicated?",
+            "Which diseases have vaccines eradicated?",
+        ),
+        (
+            "How did the printing press change Europe, and who invented it?",
+            "Who invented the printing press?",
+        ),
+        (
+            "What is the speed of light in a vacuum, and who first measured it?",
+            "Who first measured the speed of light?",
+        ),
+        (
+            "What were the causes of World War I, and how did it end?",
+            "How did World War I end?",
+        ),
+        (
+            "Who built the Great Wall of China, and why did they build it?",
+            "Why did they build the Great Wall of China?",
+        ),
+        (
+            "How does the human heart pump blood, and what happens when it fails?",
+            "What happens when it fails?",
+        ),
+    ],
+)
+def test_plan_pronoun_takes_noun_phrase(question: str, later_part: str) -> None:
+    # The last two keep a pronoun as written: "they" has no plural noun
+    # phrase to refer to, and "the human heart pump blood" hides its verb.
+    plan = plan_queries(question, 3)
+
+    assert len(plan.sub_questions) == 2
+    assert plan.sub_questions[1] == later_part
+

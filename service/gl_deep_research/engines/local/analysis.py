@@ -36,7 +36,8 @@ STOPWORDS = (
 # every topic, so retrieval and the writer weigh them at GENERIC_WEIGHT of
 # their IDF and never accept a sentence that matches only them. "world"
 # is here because questions use it for "everywhere"; inside a name such as
-# "World War II" the other words of the name carry the match.
+# "World War II" the other words of the name carry the match. "work" is
+# here for "How do vaccines work?", whose answers need not say "work".
 GENERIC_WORDS = (
     "affect",
     "aim",
@@ -113,6 +114,7 @@ GENERIC_WORDS = (
     "use",
     "used",
     "way",
+    "work",
     "world",
 )
 GENERIC_WEIGHT = 0.1

@@ -2,8 +2,8 @@
 
 A question of several clauses ("What caused X, and how did it affect Y?")
 is split at each conjunction that starts a new wh-clause, and every clause
-becomes a sub-question of its own, with pronouns that refer to the first
-clause's subject replaced by that subject ("How did X affect Y?").
+becomes a sub-question of its own, with pronouns replaced by the noun
+phrase of the first clause that they refer to ("How did X affect Y?").
 
 YAKE ranks the keyphrases of the question by statistical features of the
 text alone, so planning needs no model and no network. Each keyphrase that
@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass, field
 
 import yake
+from segtok.tokenizer import word_tokenizer  # type: ignore[import-untyped]
 
 from gl_deep_research.engines.local.analysis import STOPWORDS, generic_terms, terms
 
@@ -43,6 +44,12 @@ _PRONOUNS = {
     "their": "{subject}'s",
 }
 _PRONOUN = re.compile(rf"\b({'|'.join(_PRONOUNS)})\b", flags=re.IGNORECASE)
+_PLURAL_PRONOUNS = frozenset({"they", "them", "their"})
+_WH_WORDS = frozenset({"what", "how", "why", "where", "when", "who", "whom", "whose", "which"})
+_COPULAS = frozenset({"is", "are", "was", "were"})
+_AUXILIARIES = frozenset(
+    {"do", "does", "did", "has", "have", "had", "can", "could", "will", "would", "should"}
+)
 
 
 @dataclass(frozen=True)
@@ -82,7 +89,7 @@ def plan_queries(question: str, max_sub_queries: int) -> Plan:
         for phrase, _score in extractor.extract_keywords(question)
         if not _cut_phrase(phrase) and (trimmed := _trim_phrase(phrase))
     ]
-    sub_questions = split_sub_questions(question, keyphrases)
+    sub_questions = split_sub_questions(question)
     if len(sub_questions) > max_sub_queries:
         # A report with sections for some of the parts would look as if the
         # question had no other parts, so keyphrases are searched instead.
@@ -110,37 +117,154 @@ def plan_queries(question: str, max_sub_queries: int) -> Plan:
     return Plan(question=question, sub_queries=sub_queries, sub_questions=sub_questions)
 
 
-def split_sub_questions(question: str, keyphrases: list[str]) -> list[str]:
+def split_sub_questions(question: str) -> list[str]:
     """Split a question of several wh-clauses into questions that stand alone.
 
     Returns an empty list for a question of one clause. In the second and
-    later clauses, "it", "they" and their possessives become the subject of
-    the first clause: the best of `keyphrases` (YAKE's order) that occurs in
-    it, with a "the" that precedes it there.
+    later clauses, "it", "they" and their possessives become the noun phrase
+    that they refer to in the first clause (see `_antecedents`). A pronoun
+    stays as written when the first clause has no such noun phrase of the
+    same number.
     """
     clauses = [
         clause.strip(" ,.?!") for clause in _CLAUSE_BREAK.split(question) if clause.strip(" ,.?!")
     ]
     if len(clauses) < 2:
         return []
-    subject = _clause_subject(clauses[0], keyphrases)
+    antecedents = _antecedents(clauses[0])
+
+    def replace(match: re.Match[str]) -> str:
+        pronoun = match.group(1)
+        plural = pronoun.lower() in _PLURAL_PRONOUNS
+        for phrase, phrase_plural in antecedents:
+            if phrase_plural == plural:
+                return _PRONOUNS[pronoun.lower()].format(subject=phrase)
+        return pronoun
+
     sub_questions = [_as_question(clauses[0])]
     for clause in clauses[1:]:
-        if subject:
-            clause = _PRONOUN.sub(
-                lambda match: _PRONOUNS[match.group(1).lower()].format(subject=subject), clause
-            )
-        sub_questions.append(_as_question(clause))
+        sub_questions.append(_as_question(_PRONOUN.sub(replace, clause)))
     return sub_questions
 
 
-def _clause_subject(clause: str, keyphrases: list[str]) -> str:
-    """Return the best keyphrase that occurs in `clause`, with a "the" before it, or ""."""
-    for phrase in keyphrases:
-        match = re.search(rf"\b(the\s+)?{re.escape(phrase)}\b", clause, flags=re.IGNORECASE)
-        if match is not None and not set(terms(phrase)) <= generic_terms():
-            return match.group(0)
-    return ""
+def _antecedents(clause: str) -> list[tuple[str, bool]]:
+    """Return the noun phrases of a wh-clause that a later pronoun may refer to, best first.
+
+    The phrase is the clause's topic: the subject after an auxiliary ("How
+    do vaccines work"), the complement of a copula ("What is the greenhouse
+    effect") or the object after the verb ("What caused the 1973 oil
+    crisis"). It runs from an optional article to the first stop word other
+    than "of" or punctuation, so "the speed of light in a vacuum" gives "the
+    speed of light", and it must contain a content word. A phrase with "of"
+    is followed by the phrase after "of", for a pronoun that does not agree
+    with the first ("the causes of World War I ... how did it end"). Each
+    phrase comes with whether it is plural. Returns an empty list when no
+    clean phrase is found.
+    """
+    words = word_tokenizer(clause)
+    if not words or words[0].lower() not in _WH_WORDS:
+        return []
+    # The verb or auxiliary follows the wh-word, or the wh-word and its noun
+    # or adjective ("Which empire built", "How large is").
+    position = 1
+    verbs = _AUXILIARIES | _COPULAS
+    if (
+        len(words) > 2
+        and words[1].lower() not in verbs
+        and (words[0].lower() in ("which", "whose") or words[2].lower() in verbs)
+    ):
+        position = 2
+    if position >= len(words):
+        return []
+    verb = words[position].lower()
+    rest = words[position + 1 :]
+    article = [rest[0]] if rest and rest[0].lower() in ("the", "a", "an") else []
+    run = _noun_run(rest[len(article) :])
+    if verb in _AUXILIARIES:
+        # "How do vaccines work": the main verb follows the subject.
+        run = _before_verb(run, ends_clause=len(article) + len(run) == len(rest))
+    elif verb in _COPULAS and words[0].lower() not in ("what", "who", "which"):
+        # "When was Sputnik 1 launched": a participle or adjective may follow.
+        run = _before_predicate(run)
+    if not run or not set(terms(" ".join(run))) - generic_terms():
+        return []
+    phrases = [(" ".join(article + run), _plural(run))]
+    if "of" in run:
+        after_of = run[run.index("of") + 1 :]
+        if set(terms(" ".join(after_of))) - generic_terms():
+            phrases.append((" ".join(after_of), _plural(after_of)))
+    return phrases
+
+
+def _noun_run(words: list[str]) -> list[str]:
+    """Return the leading words up to the first stop word other than an inner "of"."""
+    run: list[str] = []
+    for number, word in enumerate(words):
+        following = words[number + 1] if number + 1 < len(words) else ""
+        if word.lower() == "of" and run and following and _is_word(following):
+            run.append(word)
+            continue
+        # A capitalised word belongs to a name, such as "I" in "World War I".
+        if not _is_word(word) or (word.lower() in STOPWORDS and not word[:1].isupper()):
+            break
+        run.append(word)
+    return run
+
+
+def _before_verb(run: list[str], ends_clause: bool) -> list[str]:
+    """Cut the main verb, and its object, off the subject that precedes it.
+
+    The verb is a generic word ("affect", "change"), or the first lowercase
+    word after a name ("the Roman Empire fall"), or the last word when the
+    run ends the clause and leaves one or two words ("honey bees eat").
+    Longer lowercase runs may hide a verb and its object ("the human heart
+    pump blood"), so they give no subject.
+    """
+    for number, word in enumerate(run[1:], start=1):
+        if set(terms(word)) and set(terms(word)) <= generic_terms():
+            return run[:number]
+    name = _name_length(run)
+    if 0 < name < len(run):
+        return run[:name]
+    if ends_clause and 2 <= len(run) <= 3:
+        return run[:-1]
+    return []
+
+
+def _before_predicate(run: list[str]) -> list[str]:
+    """Cut a participle or adjective ("launched", "important") off the end of the subject."""
+    name = _name_length(run)
+    if 0 < name < len(run):
+        return run[:name]
+    last = run[-1] if run else ""
+    if len(run) > 1 and (last.endswith("ed") or set(terms(last)) <= generic_terms()):
+        return run[:-1]
+    return run
+
+
+def _name_length(run: list[str]) -> int:
+    """Return how many leading words of `run` are capitalised words or numbers."""
+    length = 0
+    for word in run:
+        if not (word[:1].isupper() or word[:1].isdigit()):
+            break
+        length += 1
+    return length
+
+
+def _plural(run: list[str]) -> bool:
+    """Tell whether a noun phrase is plural from its head, the last word before "of".
+
+    A head that ends in "s", but not in "ss", "us", "is" or "ics", counts as
+    plural ("vaccines", "the causes of"). So a name such as "Athens" counts
+    as plural too, and "it" after it stays as written.
+    """
+    head = run[: run.index("of")][-1] if "of" in run else run[-1]
+    return head.endswith("s") and not head.endswith(("ss", "us", "is", "ics"))
+
+
+def _is_word(token: str) -> bool:
+    return any(character.isalnum() for character in token)
 
 
 def _as_question(clause: str) -> str:
