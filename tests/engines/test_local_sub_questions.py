@@ -12,6 +12,7 @@ from gl_deep_research.engines.local import LocalEngine
 from gl_deep_research.engines.local.index import CollectionIndex
 from gl_deep_research.engines.local.planner import plan_queries
 from gl_deep_research.engines.local.retrieval import RankedHit
+from gl_deep_research.engines.local.selection import opens_with_pronoun
 from gl_deep_research.engines.local.writer import PART_INSUFFICIENT
 from gl_deep_research.profiles.params import validate_params
 from gl_deep_research.settings import Settings
@@ -20,6 +21,8 @@ pytestmark = pytest.mark.unit
 
 OIL_QUESTION = "What caused the 1973 oil crisis, and how did it affect the world economy?"
 REEF_QUESTION = "Where is the Great Barrier Reef and how large is it?"
+# Articles that the greenhouse question names, whose sentences may say "it".
+GREENHOUSE_ARTICLES = {"Greenhouse effect", "Climate change"}
 CITED = re.compile(r"(.+?) \[(\d+)\](?: |$)", flags=re.MULTILINE)
 
 
@@ -234,3 +237,44 @@ def test_plan_pronoun_takes_noun_phrase(question: str, later_part: str) -> None:
     assert len(plan.sub_questions) == 2
     assert plan.sub_questions[1] == later_part
 
+
+def test_pronoun_sentence_needs_its_subject(
+    wiki_settings: Settings, wiki_index: CollectionIndex
+) -> None:
+    # "It shields the surface from most meteoroids" is from "Atmosphere of
+    # Earth", and under "What is the greenhouse effect?" it read as if "it"
+    # were the greenhouse effect.
+    report, _ = research(
+        wiki_settings, "What is the greenhouse effect, and how does it drive climate change?"
+    )
+    titles = {str(source.id): source.title for source in report.sources}
+    body = report.markdown.split("\n## Sources")[0]
+
+    assert "It shields the surface" not in body
+    for block in body.split("\n## ")[1:]:
+        cited = CITED.findall(block)
+        for position, (sentence, number) in enumerate(cited):
+            if not opens_with_pronoun(sentence) or titles[number] in GREENHOUSE_ARTICLES:
+                continue
+            earlier = [text for text, other in cited[:position] if other == number]
+            assert earlier, (titles[number], sentence)
+
+
+@pytest.mark.parametrize(
+    ("question", "off_topic"),
+    [
+        ("What were the causes of the French Revolution?", {"Law", "Gustavus Adolphus"}),
+        ("How do vaccines work, and which diseases have they eradicated?", {"Ruminant"}),
+        ("What is DNA and what does it do?", {"Silicone"}),
+    ],
+)
+def test_related_section_skips_off_topic(
+    wiki_settings: Settings, wiki_index: CollectionIndex, question: str, off_topic: set[str]
+) -> None:
+    report, _ = research(wiki_settings, question)
+    headings = [heading for heading in sections(report.markdown) if heading.startswith("Related")]
+    titles = {source.title for source in report.sources}
+
+    assert not titles & off_topic
+    for heading in headings:
+        assert not any(title in heading for title in off_topic), heading

@@ -42,6 +42,13 @@ PREFIX_MATCH = 0.5
 PREFIX_MIN_CHARS = 6
 
 _CITATION_LIKE = re.compile(r"\[\d+\]")
+# A personal pronoun that opens a sentence, alone or after a lead-in of up
+# to five words and a comma ("It shields the surface ...", "In 1953, he
+# ..."), refers to the subject of the sentence's article.
+_OPENING_PRONOUN = re.compile(
+    r"^(?:[^\s,]+(?:\s+[^\s,]+){0,4},\s+)?(?:it|its|he|his|she|her|they|their|them)\b",
+    flags=re.IGNORECASE,
+)
 _MARKDOWN_BLOCK_START = ("#", ">", "|", "-", "*", "+", "```", "=")
 
 Weigh = Callable[[str], float]
@@ -89,7 +96,7 @@ class Criteria:
     focus_terms: frozenset[str] = frozenset()
 
     def coverage(self, sentence_terms: frozenset[str]) -> float:
-        return max((_coverage(sentence_terms, phrase) for phrase in self.phrases), default=0.0)
+        return max((term_coverage(sentence_terms, phrase) for phrase in self.phrases), default=0.0)
 
     def matched_phrase(self, sentence: Sentence) -> int | None:
         """Return the number of the best phrase that `sentence` qualifies for, if any."""
@@ -114,12 +121,28 @@ class Criteria:
                 or not sentence.terms & (sentence.title_terms | self.context.keys())
             ):
                 continue
-            coverage = _coverage(with_title, phrase)
+            coverage = term_coverage(with_title, phrase)
             if coverage < self.min_coverage:
                 continue
             if best is None or coverage > best[0]:
                 best = (coverage, number)
         return None if best is None else best[1]
+
+    def names_article(self, sentence: Sentence) -> bool:
+        """Tell whether the query names the sentence's article.
+
+        The article's title must consist of terms of the query's phrases or
+        focus terms, generic ones included ("Greenhouse effect"), and contain
+        a content term.
+        """
+        title = sentence.title_terms
+        query_terms = self.focus_terms.union(*(phrase.keys() for phrase in self.phrases))
+        return bool(title - generic_terms()) and title <= query_terms
+
+    def shares_term(self, sentence: Sentence) -> bool:
+        """Tell whether the sentence contains a term of the query, its focus or its context."""
+        words = self.focus_terms.union(self.context, *self.phrases)
+        return bool(sentence.terms & words)
 
     def about_named_article(self, sentence: Sentence, number: int) -> bool:
         """Tell whether `sentence` is from the article that phrase `number` names and shares a word.
@@ -190,10 +213,10 @@ def rank_sentences(candidates: Sequence[Sentence], criteria: Criteria) -> list[S
             # The sentence is about the article's subject, so the title
             # counts as its own words ("She won the 1911 Nobel Prize").
             own = criteria.coverage(with_title)
-        in_context = _coverage(with_title, criteria.context)
+        in_context = term_coverage(with_title, criteria.context)
         if in_context < criteria.min_context_coverage:
             continue
-        score = own + 0.5 * _coverage(sentence.terms, criteria.context)
+        score = own + 0.5 * term_coverage(sentence.terms, criteria.context)
         score += TITLE_WEIGHT * criteria.coverage(sentence.title_terms)
         score += RANK_BONUS / (1 + sentence.rank)
         if sentence.start == 0:
@@ -204,12 +227,18 @@ def rank_sentences(candidates: Sequence[Sentence], criteria: Criteria) -> list[S
 
 
 def take_sentences(
-    ranked: Sequence[Sentence], budget: int, chosen: list[Sentence]
+    ranked: Sequence[Sentence],
+    budget: int,
+    chosen: list[Sentence],
+    criteria: Criteria,
+    candidates: Sequence[Sentence],
 ) -> list[Sentence]:
     """Take up to `budget` of the `ranked` sentences that are no near-duplicates of `chosen`.
 
-    The sentences taken are appended to `chosen` too, and returned in the
-    order of their sources, so the paragraph reads like the passages.
+    A sentence that needs its article's lead sentence (see
+    `with_subject`) is taken with it, from `candidates`, or not at all. The
+    sentences taken are appended to `chosen` too, and returned in the order
+    of their sources, so the paragraph reads like the passages.
     """
     picked: list[Sentence] = []
     for sentence in ranked:
@@ -217,9 +246,80 @@ def take_sentences(
             break
         if any(near_duplicate(sentence, other) for other in chosen):
             continue
-        picked.append(sentence)
-        chosen.append(sentence)
-    return sorted(picked, key=lambda s: (s.rank, s.start))
+        group = with_subject(sentence, criteria, candidates, picked, chosen)
+        if group is None or len(picked) + len(group) > budget:
+            continue
+        picked.extend(group)
+        chosen.extend(group)
+    return source_order(picked)
+
+
+def with_subject(
+    sentence: Sentence,
+    criteria: Criteria,
+    candidates: Sequence[Sentence],
+    picked: Sequence[Sentence],
+    chosen: Sequence[Sentence],
+) -> list[Sentence] | None:
+    """Return the sentences to quote for `sentence`, or None when it cannot be quoted.
+
+    A sentence that opens with a pronoun ("It shields the surface from most
+    meteoroids") reads as if the pronoun meant the subject of the section,
+    so it is quoted alone only from an article that the query names. From
+    another article it needs the article's lead sentence, which names the
+    subject, in the same paragraph: already in `picked`, or taken from
+    `candidates` with it. That lead must contain a term of its title, be
+    no near-duplicate of `chosen`, and share a term with the query or the
+    question, unless the section is a related one, whose heading names the
+    article.
+    """
+    if not opens_with_pronoun(sentence.text) or criteria.names_article(sentence):
+        return [sentence]
+    if sentence.start == 0:
+        return None
+    document = sentence.hit.hit.passage.url_or_path
+    if any(other.start == 0 and other.hit.hit.passage.url_or_path == document for other in picked):
+        return [sentence]
+    lead = next(
+        (
+            other
+            for other in candidates
+            if other.start == 0 and other.hit.hit.passage.url_or_path == document
+        ),
+        None,
+    )
+    if lead is None or not lead.terms & lead.title_terms:
+        return None
+    if any(near_duplicate(lead, other) for other in chosen):
+        return None
+    if not criteria.whole_phrases and not criteria.shares_term(lead):
+        return None
+    return [lead, sentence]
+
+
+def source_order(sentences: Sequence[Sentence]) -> list[Sentence]:
+    """Return `sentences` grouped by document, in the order of their best passages.
+
+    Within a document the sentences keep their order in its text, so an
+    article's lead sentence comes before a sentence that refers to it.
+    """
+    first_rank: dict[str, int] = {}
+    for sentence in sentences:
+        document = sentence.hit.hit.passage.url_or_path
+        first_rank[document] = min(first_rank.get(document, sentence.rank), sentence.rank)
+    return sorted(
+        sentences,
+        key=lambda s: (
+            first_rank[s.hit.hit.passage.url_or_path],
+            s.hit.hit.passage.url_or_path,
+            s.start,
+        ),
+    )
+
+
+def opens_with_pronoun(text: str) -> bool:
+    """Tell whether `text` opens with a personal pronoun, alone or after a short lead-in."""
+    return _OPENING_PRONOUN.match(text) is not None
 
 
 def query_weights(query: str, weigh: Weigh) -> dict[str, float]:
@@ -252,7 +352,8 @@ def _matches(term: str, sentence_terms: frozenset[str] | set[str]) -> float:
     return 0.0
 
 
-def _coverage(sentence_terms: frozenset[str] | set[str], weights: dict[str, float]) -> float:
+def term_coverage(sentence_terms: frozenset[str] | set[str], weights: dict[str, float]) -> float:
+    """Return the share of the weight of `weights` that `sentence_terms` match (see `_matches`)."""
     total = sum(weights.values())
     if total <= 0.0:
         return 0.0
