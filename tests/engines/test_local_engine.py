@@ -245,3 +245,23 @@ def test_missing_collection_rejected(settings: Settings) -> None:
 
 def test_engine_provider_key(tmp_path: Path) -> None:
     assert LocalEngine.provider == "local"
+
+
+def readme_question() -> str:
+    """Return the question of the README's quick-start command."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    match = re.search(r'^scripts/gldr research "([^"]+)"$', readme, re.MULTILINE)
+    assert match, 'README.md has no `scripts/gldr research "..."` line'
+    return match.group(1)
+
+
+def test_readme_question_fully_answered(
+    wiki_settings: Settings, wiki_index: CollectionIndex
+) -> None:
+    report, _ = run(wiki_settings, readme_question())
+    sections = [line for line in report.markdown.splitlines() if line.startswith("## ")]
+
+    assert PART_INSUFFICIENT not in report.markdown
+    assert len(sections) >= 3  # both parts of the question, then the sources
+    assert len(report.sources) >= 3
+    assert len(body_sentences(report.markdown)) >= 6
