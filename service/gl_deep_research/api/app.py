@@ -16,6 +16,8 @@ from contextlib import asynccontextmanager, suppress
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from prometheus_client import REGISTRY
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.concurrency import run_in_threadpool
 
 from gl_deep_research.api.metrics import MetricsMiddleware, register_runtime_collector
@@ -31,6 +33,8 @@ from gl_deep_research.settings import Settings, load_settings
 logger = logging.getLogger(__name__)
 
 OUTBOX_SWEEP_SECONDS = 15.0
+# The Retry-After, in seconds, of a 503 for an unavailable database.
+DATABASE_RETRY_AFTER_SECONDS = 2
 # Embedded mode has no Celery worker to retry webhooks, so the API checks this often.
 EMBEDDED_WEBHOOK_POLL_SECONDS = 1.0
 
@@ -119,6 +123,31 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         if err.status_code >= 500:
             logger.error("Request failed: %s", err.message)
         return JSONResponse({"detail": err.message}, status_code=err.status_code)
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(PoolTimeoutError)
+    async def database_unavailable(request: Request, err: Exception) -> JSONResponse:
+        # Lost, refused or timed-out connections, as while PostgreSQL restarts. A
+        # retry is likely to succeed, so the status is 503 rather than 500.
+        cause = getattr(err, "orig", None) or err
+        # The first line only, because SQLAlchemy appends the statement's parameters.
+        lines = str(cause).strip().splitlines()
+        reason = lines[0] if lines else ""
+        logger.warning(
+            "Database unavailable for %s %s, returned 503: %s: %s",
+            request.method,
+            request.url.path,
+            type(cause).__name__,
+            reason,
+        )
+        return JSONResponse(
+            {
+                "detail": "The database is unavailable (connection lost, refused or timed out); "
+                "retry the request in a few seconds."
+            },
+            status_code=503,
+            headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+        )
 
     # FastAPI tries the routers in this order, and the tasks routes get the most
     # traffic. No path of one router matches a path of another, so order does not

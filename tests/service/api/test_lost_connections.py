@@ -21,7 +21,7 @@ from sqlalchemy.exc import OperationalError
 
 from gl_deep_research.db.database import Database
 from gl_deep_research.settings import Settings
-from tests.service.api.conftest import create_account
+from tests.service.api.conftest import MASTER_KEY, create_account
 
 pytestmark = pytest.mark.services
 
@@ -104,3 +104,25 @@ def test_api_reads_after_lost_connections(
     assert response.json()["status"] == "PENDING"
     listing = httpx.get(f"{base_url}/v1/tasks", headers=headers)
     assert listing.status_code == 200, listing.text
+
+
+def test_api_write_on_lost_connection_is_503(
+    start_api_with: Callable[[dict[str, str]], str],
+    session_env: dict[str, str],
+    application_name: str,
+) -> None:
+    database_url = session_env["GL_DEEP_RESEARCH_DB_URL"]
+    base_url = start_api_with(
+        {"GL_DEEP_RESEARCH_DB_URL": f"{database_url}?application_name={application_name}"}
+    )
+    create_account(base_url, "before")
+    assert terminate_backends(database_url, application_name) >= 1
+
+    # Creating an account writes first, with no read before it to retry.
+    response = httpx.post(
+        f"{base_url}/v1/accounts/", json={"name": "during"}, headers={"X-API-Key": MASTER_KEY}
+    )
+    assert response.status_code == 503, response.text
+    assert "retry the request" in response.json()["detail"]
+    assert response.headers["Retry-After"] == "2"
+    create_account(base_url, "after")
