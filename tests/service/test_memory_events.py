@@ -38,3 +38,14 @@ async def test_stream_expires_after_ttl() -> None:
     await asyncio.sleep(1.1)
     assert not await store.exists("t")
     assert await store.read("t", "0-0", block_ms=0) == []
+
+
+async def test_subscription_continues_from_cursor() -> None:
+    store = MemoryEventStore(ttl_seconds=60)
+    ids = [store.append("t", "progress", {"n": n}) for n in range(3)]
+    async with store.subscribe("t", ids[0]) as subscription:
+        first = await subscription.read(block_ms=0)
+        store.append("t", "progress", {"n": 3})
+        second = await subscription.read(block_ms=0)
+    assert [event.payload["n"] for event in first] == [1, 2]
+    assert [event.payload["n"] for event in second] == [3]

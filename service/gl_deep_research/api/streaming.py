@@ -3,9 +3,10 @@
 The response carries `Cache-Control: no-cache` and `X-Accel-Buffering: no`
 so proxies pass events through at once, and a comment heartbeat every
 `STREAM_HEARTBEAT_SECONDS` (15 s by default). sse-starlette watches for the
-client's disconnect and cancels the generator, which stops the reader. The
-heartbeat write also fails on a dead connection, so the server notices a
-disconnect within one heartbeat at the latest.
+client's disconnect and cancels the generator, which ends its subscription
+to the process's shared stream reader. The heartbeat write also fails on a
+dead connection, so the server notices a disconnect within one heartbeat at
+the latest.
 """
 
 from __future__ import annotations

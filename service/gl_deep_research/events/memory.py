@@ -9,9 +9,11 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
-from gl_deep_research.events.store import StoredEvent, parse_entry_id
+from gl_deep_research.events.store import EventSubscription, StoredEvent, parse_entry_id
 
 POLL_SECONDS = 0.05
 MAX_EVENTS_PER_TASK = 10_000
@@ -22,6 +24,19 @@ class _Stream:
         self.entries: list[StoredEvent] = []
         self.last_id = (0, 0)
         self.expires_at = 0.0
+
+
+class _MemorySubscription:
+    def __init__(self, store: MemoryEventStore, task_id: str, after: str) -> None:
+        self._store = store
+        self._task_id = task_id
+        self._cursor = after
+
+    async def read(self, block_ms: int) -> list[StoredEvent]:
+        events = await self._store.read(self._task_id, self._cursor, block_ms)
+        if events:
+            self._cursor = events[-1].id
+        return events
 
 
 class MemoryEventStore:
@@ -59,6 +74,10 @@ class MemoryEventStore:
             if found or time.monotonic() >= deadline:
                 return found
             await asyncio.sleep(POLL_SECONDS)
+
+    @asynccontextmanager
+    async def subscribe(self, task_id: str, after: str) -> AsyncIterator[EventSubscription]:
+        yield _MemorySubscription(self, task_id, after)
 
     async def exists(self, task_id: str) -> bool:
         with self._lock:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -51,6 +52,14 @@ def build_payload(
     }
 
 
+class EventSubscription(Protocol):
+    """A follower's view of one stream from a cursor on, open until its block ends."""
+
+    async def read(self, block_ms: int) -> list[StoredEvent]:
+        """Return the entries since the last read, waiting up to `block_ms` for the first."""
+        ...
+
+
 class EventStore(Protocol):
     """Per-task append-only streams that expire `ttl` seconds after the last write."""
 
@@ -59,6 +68,10 @@ class EventStore(Protocol):
     def append(self, task_id: str, event_type: str, payload: dict[str, Any]) -> str: ...
 
     async def read(self, task_id: str, after: str, block_ms: int) -> list[StoredEvent]: ...
+
+    def subscribe(
+        self, task_id: str, after: str
+    ) -> AbstractAsyncContextManager[EventSubscription]: ...
 
     async def exists(self, task_id: str) -> bool: ...
 

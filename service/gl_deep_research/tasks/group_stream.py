@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 
+from gl_deep_research.db.models import Task
 from gl_deep_research.events.publisher import group_stream_key
 from gl_deep_research.events.store import EventStore, StoredEvent, build_payload, parse_entry_id
 from gl_deep_research.tasks import status
@@ -57,30 +58,39 @@ async def follow_group_events(
     cursor = after or "0-0"
     done_seen = await _done_before(store, key, after) if after else set()
     idle_finished_windows = 0
-    while True:
-        events = await store.read(key, cursor, block_ms=read_window_ms)
-        for event in events:
-            cursor = event.id
-            if event.type == "done" and event.payload.get("task_id"):
-                done_seen.add(str(event.payload["task_id"]))
-            yield event
-        if events:
-            idle_finished_windows = 0
-            if not any(event.type == "done" for event in events):
-                continue
+    async with store.subscribe(key, cursor) as subscription:
+        while True:
+            events = await subscription.read(block_ms=read_window_ms)
+            for event in events:
+                cursor = event.id
+                if event.type == "done" and event.payload.get("task_id"):
+                    done_seen.add(str(event.payload["task_id"]))
+                yield event
+            if events:
+                idle_finished_windows = 0
+                if not any(event.type == "done" for event in events):
+                    continue
 
-        view = await load_group()
-        members = view.members
-        if not members or any(task.status not in status.FINAL for task in members):
-            continue
-        missing = [task for task in members if str(task.id) not in done_seen]
-        if missing:
-            if not events:
-                idle_finished_windows += 1
-            if idle_finished_windows < TRAILING_EVENT_WINDOWS:
+            members = await _members_if_finished(load_group)
+            if members is None:
                 continue
-            for task in missing:
-                for event in events_from_row(task):
-                    yield event
-        yield _group_done(group_id, cursor, compute_group_status(t.status for t in members))
-        return
+            missing = [task for task in members if str(task.id) not in done_seen]
+            if missing:
+                if not events:
+                    idle_finished_windows += 1
+                if idle_finished_windows < TRAILING_EVENT_WINDOWS:
+                    continue
+                for task in missing:
+                    for event in events_from_row(task):
+                        yield event
+            yield _group_done(group_id, cursor, compute_group_status(t.status for t in members))
+            return
+
+
+async def _members_if_finished(load_group: Callable[[], Awaitable[GroupView]]) -> list[Task] | None:
+    # Returns None while a member runs, so that the follower does not keep the rows
+    # in memory while it waits for the next event.
+    members = (await load_group()).members
+    if not members or any(task.status not in status.FINAL for task in members):
+        return None
+    return members

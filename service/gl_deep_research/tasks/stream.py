@@ -27,27 +27,33 @@ async def follow_task_events(
     after: str | None = None,
     read_window_ms: int = READ_WINDOW_MS,
 ) -> AsyncIterator[StoredEvent]:
-    cursor = after or "0-0"
     idle_finished_windows = 0
-    while True:
-        events = await store.read(task_id, cursor, block_ms=read_window_ms)
-        for event in events:
-            cursor = event.id
-            yield event
-            if event.type == "done":
-                return
-        if events:
-            idle_finished_windows = 0
-            continue
-
-        task = await load_task()
-        if task.status not in status.FINAL:
-            continue
-        idle_finished_windows += 1
-        if idle_finished_windows >= TRAILING_EVENT_WINDOWS or not await store.exists(task_id):
-            for event in events_from_row(task):
+    async with store.subscribe(task_id, after or "0-0") as subscription:
+        while True:
+            events = await subscription.read(block_ms=read_window_ms)
+            for event in events:
                 yield event
-            return
+                if event.type == "done":
+                    return
+            if events:
+                idle_finished_windows = 0
+                continue
+
+            task = await _load_if_finished(load_task)
+            if task is None:
+                continue
+            idle_finished_windows += 1
+            if idle_finished_windows >= TRAILING_EVENT_WINDOWS or not await store.exists(task_id):
+                for event in events_from_row(task):
+                    yield event
+                return
+
+
+async def _load_if_finished(load_task: Callable[[], Awaitable[Task]]) -> Task | None:
+    # Returns None for a running task, so that the follower does not keep its row
+    # in memory while it waits for the next event.
+    task = await load_task()
+    return task if task.status in status.FINAL else None
 
 
 def events_from_row(task: Task) -> list[StoredEvent]:

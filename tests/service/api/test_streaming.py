@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import socket
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 import pytest
@@ -14,8 +18,11 @@ import redis
 
 from gl_deep_research.db.database import Database
 from gl_deep_research.db.models import Task
+from gl_deep_research.events.publisher import EventPublisher
+from gl_deep_research.events.redis_store import RedisEventStore
+from gl_deep_research.settings import Settings
 from tests.service.api.conftest import Stack, create_account, wait_for_status
-from tests.service.support import free_port, parse_sse, wait_until
+from tests.service.support import free_port, parse_sse, start_api, wait_until
 
 pytestmark = pytest.mark.services
 
@@ -181,3 +188,61 @@ def metric_or_zero(base_url: str, name: str) -> float:
     text = httpx.get(f"{base_url}/metrics").text
     match = re.search(rf"^{re.escape(name)}\{{[^}}]*\}} (\S+)$", text, re.MULTILINE)
     return float(match.group(1)) if match else 0.0
+
+
+def test_streams_share_one_reader(
+    session_env: dict[str, str], session_settings: Settings, log_dir: Path
+) -> None:
+    env = {
+        **os.environ,
+        **session_env,
+        "CELERY_QUEUE_NAME": f"idle_{uuid.uuid4().hex[:8]}",
+        "STREAM_HEARTBEAT_SECONDS": "1",
+    }
+    api, base_url = start_api(env, log_dir)
+    store = RedisEventStore(session_settings)
+    try:
+        _, key = create_account(base_url, "shared")
+        headers = {"X-API-Key": key}
+        task_ids = [
+            httpx.post(f"{base_url}/v1/tasks", data={"query": "Q?"}, headers=headers).json()[
+                "task_id"
+            ]
+            for _ in range(3)
+        ]
+        followed = [task_id for task_id in task_ids for _ in range(4)]
+
+        def read_stream(task_id: str) -> list[dict[str, str]]:
+            url = f"{base_url}/v1/tasks/{task_id}/stream"
+            return parse_sse(httpx.get(url, headers=headers, timeout=60).text)
+
+        with ThreadPoolExecutor(max_workers=len(followed)) as pool:
+            streams = [pool.submit(read_stream, task_id) for task_id in followed]
+            wait_until(
+                lambda: metric(base_url, "gldr_stream_connections") == len(followed),
+                timeout=30,
+                what="12 open streams",
+            )
+            reader_name = f"gldr-stream-reader:{socket.gethostname()}:{api.process.pid}"
+            client = redis.Redis(host=session_settings.redis_host, port=session_settings.redis_port)
+            readers = [item for item in client.client_list() if item["name"] == reader_name]
+            client.close()
+
+            publisher = EventPublisher(store)
+            for number in range(5):
+                for task_id in task_ids:
+                    publisher.append(task_id, None, "progress", {"n": number})
+            for task_id in task_ids:
+                publisher.append(task_id, None, "done", {"status": "SUCCESS"})
+            results = [stream.result() for stream in streams]
+    finally:
+        store.close()
+        api.stop()
+
+    assert len(readers) == 1
+    for task_id, messages in zip(followed, results, strict=True):
+        payloads = [json.loads(message["data"]) for message in messages]
+        assert {payload["task_id"] for payload in payloads} == {task_id}
+        numbers = [payload["data"]["n"] for payload in payloads if payload["type"] == "progress"]
+        assert numbers == [0, 1, 2, 3, 4]
+        assert messages[-1]["event"] == "done"
