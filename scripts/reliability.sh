@@ -9,7 +9,7 @@
 #
 # Measured counts go to $GLDR_RELIABILITY_RESULTS (default
 # bench/results/reliability.json). The tests start and stop their own
-# PostgreSQL, Redis and RabbitMQ (ports 55442, 56389 and 35692, or the next
+# PostgreSQL, Redis and RabbitMQ (ports 25442, 26389 and 27692, or the next
 # free slot), never the set that `scripts/services.sh up` starts.
 set -euo pipefail
 cd "$(dirname "$0")/.."
