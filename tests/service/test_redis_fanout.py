@@ -10,10 +10,12 @@ from pathlib import Path
 import pytest
 import redis
 
+from gl_deep_research.api.app import create_app
 from gl_deep_research.events import redis_fanout
 from gl_deep_research.events.redis_fanout import reader_client_name
 from gl_deep_research.events.redis_store import RedisEventStore
 from gl_deep_research.events.store import EventStoreUnavailable, EventSubscription
+from gl_deep_research.runtime import build_runtime
 from gl_deep_research.settings import Settings
 from tests.service.support import ChildProcess, free_port, wait_until
 
@@ -206,3 +208,20 @@ async def test_reader_recovers_after_redis_restart(
     finally:
         await store.aclose()
         store.close()
+
+
+async def test_app_shutdown_stops_reader(session_settings: Settings) -> None:
+    runtime = build_runtime(session_settings, role="api")
+    app = create_app(runtime=runtime)
+    try:
+        async with app.router.lifespan_context(app):
+            async with runtime.events.subscribe(new_key(), "0"):
+                await wait_for_blocked_reader(session_settings)
+            assert len(reader_connections(session_settings)) == 1
+        wait_until(
+            lambda: not reader_connections(session_settings),
+            timeout=10,
+            what="the stream reader's connection closed",
+        )
+    finally:
+        runtime.close()

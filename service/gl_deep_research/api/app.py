@@ -103,6 +103,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
                 yield
         finally:
             REGISTRY.unregister(collector)
+            # The shared stream reader belongs to this event loop, so it stops with it.
+            await active.events.aclose()
             if owned:
                 active.close()
 

@@ -86,6 +86,9 @@ class MemoryEventStore:
     async def ping(self) -> None:
         return None
 
+    async def aclose(self) -> None:
+        return None
+
     def close(self) -> None:
         with self._lock:
             self._streams.clear()
