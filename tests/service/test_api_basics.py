@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
 from gl_deep_research.api.app import create_app
 from gl_deep_research.db.database import Database
+from gl_deep_research.db.migrate import upgrade_database
+from gl_deep_research.db.models import Account, utcnow
+from gl_deep_research.errors import InvalidInput
 from gl_deep_research.settings import Settings
 from tests.service.conftest import MASTER_KEY
 
@@ -173,3 +177,71 @@ def test_request_id_is_echoed(client: TestClient) -> None:
     assert response.headers["x-request-id"] == "abc-123"
     injected = client.get("/health", headers={"X-Request-ID": "bad id\twith tab"})
     assert injected.headers["x-request-id"] != "bad id\twith tab"
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/v1/tasks", rb'{"query": "\ud800"}', "'query'"),
+        ("/v1/tasks", rb'{"query": "Q?", "profile": "a\udfff"}', "'profile'"),
+        ("/v1/tasks", rb'{"query": "Q?", "webhook": {"url": "http://x/\ud800"}}', "'webhook.url'"),
+        (
+            "/v1/tasks",
+            rb'{"query": "Q?", "webhook": "{\"url\": \"http://x/\\ud800\"}"}',
+            "'webhook.url'",
+        ),
+        ("/v1/taskgroups", rb'{"query": ["ok?", "\ud800"]}', "'query[1]'"),
+        ("/v1/taskgroups", rb'{"query": "[\"ok?\", \"\\ud800\"]"}', "'query[1]'"),
+        ("/v1/tasks", rb'{"query": "Q?", "\ud800": "x"}', "'\\\\ud800'"),
+    ],
+)
+def test_lone_surrogate_is_400(client: TestClient, path: str, body: bytes, field: str) -> None:
+    key = make_account(client, f"surrogate-{uuid.uuid4().hex[:6]}")
+    response = client.post(
+        path, content=body, headers={"X-API-Key": key, "Content-Type": "application/json"}
+    )
+    assert response.status_code == 400, response.text
+    assert field in response.json()["detail"]
+    assert "lone surrogate" in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/v1/accounts/", rb'{"name": "\ud800"}', "'name'"),
+        (
+            "/v1/profiles",
+            rb'{"name": "p", "provider": "local", "description": "\ud800"}',
+            "'description'",
+        ),
+    ],
+)
+def test_lone_surrogate_master_routes_400(
+    client: TestClient, path: str, body: bytes, field: str
+) -> None:
+    headers = {"X-API-Key": MASTER_KEY, "Content-Type": "application/json"}
+    response = client.post(path, content=body, headers=headers)
+    assert response.status_code == 400, response.text
+    assert field in response.json()["detail"]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_database_maps_surrogate_to_400(
+    backend: str, clean_database: Database, tmp_path: Path
+) -> None:
+    if backend == "sqlite":
+        settings = Settings(gldr_data_dir=tmp_path, gl_deep_research_db_url=None)
+        upgrade_database(settings)
+        database = Database(settings)
+    else:
+        database = clean_database
+    account = Account(
+        id=uuid.uuid4(),
+        name="\ud800",
+        key_prefix=uuid.uuid4().hex[:12],
+        key_hash="x",
+        key_preview="x",
+        created_at=utcnow(),
+    )
+    with pytest.raises(InvalidInput, match="lone surrogate"), database.session() as session:
+        session.add(account)

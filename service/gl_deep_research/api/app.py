@@ -29,6 +29,7 @@ from gl_deep_research.profiles.watcher import ProfilesFileWatcher
 from gl_deep_research.runtime import Runtime, build_runtime
 from gl_deep_research.sentry import init_sentry
 from gl_deep_research.settings import Settings, load_settings
+from gl_deep_research.unicode_text import printable
 
 logger = logging.getLogger(__name__)
 
@@ -124,7 +125,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     async def service_error(_: Request, err: ServiceError) -> JSONResponse:
         if err.status_code >= 500:
             logger.error("Request failed: %s", err.message)
-        return JSONResponse({"detail": err.message}, status_code=err.status_code)
+        # A message that echoes a lone surrogate would fail to encode as UTF-8.
+        detail = printable(err.message)
+        return JSONResponse({"detail": detail}, status_code=err.status_code)
 
     @app.exception_handler(OperationalError)
     @app.exception_handler(PoolTimeoutError)

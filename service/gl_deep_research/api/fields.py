@@ -15,6 +15,7 @@ from fastapi import Request
 from starlette.datastructures import UploadFile
 
 from gl_deep_research.errors import InvalidInput, ServiceError
+from gl_deep_research.unicode_text import check_unicode
 
 
 class UnsupportedMediaType(ServiceError):
@@ -31,6 +32,7 @@ async def read_fields(request: Request) -> dict[str, Any]:
             raise InvalidInput(f"The request body is not valid JSON: {err}.", field="body") from err
         if not isinstance(body, dict):
             raise InvalidInput("The JSON body must be an object of fields.", field="body")
+        check_unicode(body)
         return body
     if content_type == "application/x-www-form-urlencoded":
         return await _read_urlencoded(request)

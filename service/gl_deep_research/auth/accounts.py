@@ -15,6 +15,7 @@ from gl_deep_research.db.database import Database
 from gl_deep_research.db.models import Account, utcnow
 from gl_deep_research.errors import Conflict, InvalidInput, NotFound
 from gl_deep_research.tasks.body import iso
+from gl_deep_research.unicode_text import check_unicode
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +51,7 @@ class AccountService:
     def create(self, name: object) -> CreatedAccount:
         if not isinstance(name, str) or not name.strip():
             raise InvalidInput("Field 'name' is required and must not be empty.", field="name")
+        check_unicode(name, "name")
         name = name.strip()
         if len(name) > MAX_NAME_LENGTH:
             raise InvalidInput(

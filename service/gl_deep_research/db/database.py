@@ -38,13 +38,15 @@ class Database:
             try:
                 yield session
                 session.commit()
-            except DataError as err:
+            except (DataError, UnicodeEncodeError) as err:
                 session.rollback()
                 # PostgreSQL rejects some values that Python accepts, such as a NUL
-                # character in text; that is the client's input, not a server fault.
+                # character in text, and both drivers raise UnicodeEncodeError for a
+                # lone surrogate. That is the client's input, not a server fault. The
+                # request parsers reject surrogates first, so this is a safety net.
                 raise InvalidInput(
                     "The request contains a value the database cannot store, such as a NUL "
-                    "character in a text field; remove it and retry."
+                    "character or a lone surrogate in a text field; remove it and retry."
                 ) from err
             except BaseException:
                 session.rollback()

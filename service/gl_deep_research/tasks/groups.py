@@ -26,6 +26,7 @@ from gl_deep_research.tasks.service import (
     parse_uuid,
     parse_webhook,
 )
+from gl_deep_research.unicode_text import check_unicode
 from gl_deep_research.webhooks.secrets import SecretBox
 
 logger = logging.getLogger(__name__)
@@ -56,6 +57,7 @@ def parse_queries(raw: object) -> list[object]:
             ) from err
         if not isinstance(parsed, list):
             raise InvalidInput("Field 'query' must be a JSON array of strings.", field="query")
+        check_unicode(parsed, "query")
         queries = parsed
     elif isinstance(raw, str):
         queries = [raw]

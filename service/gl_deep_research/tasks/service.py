@@ -33,6 +33,7 @@ from gl_deep_research.profiles.registry import ProfileCatalog
 from gl_deep_research.settings import Settings
 from gl_deep_research.tasks import status
 from gl_deep_research.tasks.body import BODY_COLUMNS, TaskRecord
+from gl_deep_research.unicode_text import check_unicode
 from gl_deep_research.webhooks.secrets import SecretBox, SecretBoxUnavailable
 
 logger = logging.getLogger(__name__)
@@ -80,6 +81,7 @@ def parse_webhook(raw: str | dict[str, Any] | None, secrets: SecretBox) -> Webho
             ) from err
     if not isinstance(raw, dict):
         raise InvalidInput("Field 'webhook' must be a JSON object with a 'url'.", field="webhook")
+    check_unicode(raw, "webhook")
     url = raw.get("url")
     parts = urlsplit(url) if isinstance(url, str) else None
     if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:

@@ -18,6 +18,7 @@ from gl_deep_research.api.schemas import Profile, ProfileDeleted, ProfileList
 from gl_deep_research.db.models import Profile as ProfileRow
 from gl_deep_research.errors import InvalidInput
 from gl_deep_research.profiles.params import PROFILE_NAME_PATTERN, PROVIDERS
+from gl_deep_research.unicode_text import check_unicode
 
 router = SlashTolerantRouter(prefix="/v1/profiles", tags=["profiles"])
 
@@ -75,6 +76,7 @@ def profile_body(row: ProfileRow) -> dict[str, Any]:
 def _object(body: Any) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise InvalidInput("The request body must be a JSON object of profile fields.")
+    check_unicode(body)
     return body
 
 
