@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from gldr_operator.preview import PreviewError, render_documents
+from gldr_operator.preview import PreviewError, preview_documents
 from gldr_operator.render import Object
 
 
@@ -23,18 +23,30 @@ def _read_documents(paths: Sequence[Path]) -> Iterator[tuple[str, Object]]:
 
 def _render(args: argparse.Namespace) -> int:
     try:
-        objects = render_documents(_read_documents(args.files))
+        preview = preview_documents(_read_documents(args.files))
     except (OSError, yaml.YAMLError, PreviewError) as err:
         print(f"gldr-operator render: {err}", file=sys.stderr)
         return 1
-    if not objects:
+    for note in preview.notes:
+        print(f"gldr-operator render: note: {note}", file=sys.stderr)
+    for problem in preview.problems:
+        print(f"gldr-operator render: error: {problem}", file=sys.stderr)
+    if preview.problems:
+        # Nothing on stdout, so `render | kubectl apply -f -` applies nothing.
+        print(
+            f"gldr-operator render: {len(preview.problems)} profile problem(s); fix the "
+            "ResearchProfiles or spec.defaultProfile and run render again.",
+            file=sys.stderr,
+        )
+        return 1
+    if not preview.objects:
         print(
             "gldr-operator render: no DeepResearchDeployment found in "
             f"{', '.join(map(str, args.files))}; pass its manifest with -f.",
             file=sys.stderr,
         )
         return 1
-    sys.stdout.write(yaml.safe_dump_all(objects, sort_keys=False))
+    sys.stdout.write(yaml.safe_dump_all(preview.objects, sort_keys=False))
     return 0
 
 

@@ -8,6 +8,7 @@ what the operator would apply on a first install, and it is deterministic.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
@@ -54,7 +55,22 @@ def parse_deployment(document: Object, source: str) -> DeepResearchDeployment:
         ) from err
 
 
+@dataclass
+class Preview:
+    """Rendered children, and what the ProfilesSynced condition would report."""
+
+    objects: list[Object] = field(default_factory=list)
+    # Each message starts with the DeepResearchDeployment it concerns.
+    problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
 def render_documents(documents: Iterable[tuple[str, Object]]) -> list[Object]:
+    """Render every DeepResearchDeployment among `documents`, ignoring profile problems."""
+    return preview_documents(documents).objects
+
+
+def preview_documents(documents: Iterable[tuple[str, Object]]) -> Preview:
     """Render every DeepResearchDeployment among `documents` (source, manifest) pairs.
 
     ResearchProfiles among the documents are selected per namespace; other
@@ -75,7 +91,7 @@ def render_documents(documents: Iterable[tuple[str, Object]]) -> list[Object]:
             )
             profiles.setdefault(namespace, []).append(profile)
 
-    rendered: list[Object] = []
+    preview = Preview()
     for drd in deployments:
         profile_set = build_profile_set(
             profiles.get(drd.metadata.namespace, []),
@@ -90,5 +106,13 @@ def render_documents(documents: Iterable[tuple[str, Object]]) -> list[Object]:
             migrate=True,
             secret_versions={name: "offline" for name in referenced_secrets(drd)},
         )
-        rendered += render_children(drd, inputs)
-    return rendered
+        prefix = f"DeepResearchDeployment {drd.metadata.namespace}/{drd.metadata.name}: "
+        preview.problems += [prefix + problem for problem in profile_set.problems]
+        if profile_set.rejection is not None:
+            preview.problems.append(
+                f"{prefix}the service would reject the rendered profiles.yaml, so the operator "
+                f"would not apply it: {profile_set.rejection}"
+            )
+        preview.notes += [prefix + note for note in profile_set.notes]
+        preview.objects += render_children(drd, inputs)
+    return preview

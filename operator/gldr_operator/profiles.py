@@ -16,6 +16,8 @@ import yaml
 from pydantic import ValidationError
 
 from gl_deep_research.profiles.params import PROFILE_NAME_PATTERN, InvalidProfile, validate_params
+from gl_deep_research.profiles.registry import InvalidProfilesFile, parse_profiles
+from gldr_operator.constants import PROFILES_FILE
 from gldr_operator.spec import LabelSelector, ProfileSpec
 
 
@@ -49,6 +51,9 @@ class ProfileSet:
     # Problems with the set as a whole, for the ProfilesSynced condition.
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # The service's InvalidProfilesFile message when it would reject
+    # profiles_yaml at start-up, so the file must not be applied; else None.
+    rejection: str | None = None
 
 
 def check_profile(profile: Profile) -> Verdict:
@@ -148,6 +153,11 @@ def build_profile_set(
         for name, spec in accepted.items()
     }
     text = yaml.safe_dump(document, sort_keys=True, default_flow_style=False, allow_unicode=True)
+    try:
+        parse_profiles(yaml.safe_load(text), PROFILES_FILE, require_engine=False)
+        rejection = None
+    except InvalidProfilesFile as err:
+        rejection = str(err)
     return ProfileSet(
         profiles_yaml=text,
         default_profile=default,
@@ -155,4 +165,5 @@ def build_profile_set(
         rejected=rejected,
         problems=problems,
         notes=notes,
+        rejection=rejection,
     )

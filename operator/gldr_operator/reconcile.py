@@ -16,9 +16,10 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
+import yaml
 from pydantic import ValidationError
 
-from gldr_operator.constants import MANAGED_BY, PAUSED_ANNOTATION
+from gldr_operator.constants import MANAGED_BY, PAUSED_ANNOTATION, PROFILES_FILE
 from gldr_operator.drift import needs_apply, parse_quantity, with_applied_hash
 from gldr_operator.kube import (
     CHILD_KINDS,
@@ -139,6 +140,37 @@ async def _profiles(kube: Kube, drd: DeepResearchDeployment) -> ProfileSet:
         for item in items
     ]
     return build_profile_set(profiles, drd.spec.profile_selector, drd.spec.default_profile)
+
+
+@dataclass(frozen=True)
+class AppliedProfiles:
+    """The profiles.yaml a reconcile renders, which is the last good one when the new one is bad."""
+
+    profiles_yaml: str
+    default_profile: str | None
+    # True when the service would reject the selected profiles, so the live
+    # ConfigMap stays as it is.
+    kept: bool
+    # False only when the new file is bad and no ConfigMap exists yet.
+    render_config_map: bool
+
+
+def _applied_profiles(
+    drd: DeepResearchDeployment, profile_set: ProfileSet, live: dict[ChildKey, Object]
+) -> AppliedProfiles:
+    if profile_set.rejection is None:
+        return AppliedProfiles(profile_set.profiles_yaml, profile_set.default_profile, False, True)
+    config_map = live.get(("ConfigMap", child_name(drd, "profiles")))
+    text = ((config_map or {}).get("data") or {}).get(PROFILES_FILE)
+    if text is None:
+        # Pods wait for the missing ConfigMap volume instead of crash-looping.
+        return AppliedProfiles(profile_set.profiles_yaml, profile_set.default_profile, False, False)
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError:
+        document = None
+    default = document.get("default_profile") if isinstance(document, dict) else None
+    return AppliedProfiles(text, str(default) if default else None, True, True)
 
 
 def _deployed_version(
@@ -273,12 +305,21 @@ async def reconcile(kube: Kube, namespace: str, name: str) -> Result | None:
 
     live = await _live_children(kube, drd)
     profile_set = await _profiles(kube, drd)
+    applied_profiles = _applied_profiles(drd, profile_set, live)
+    if profile_set.rejection is not None:
+        log.warning(
+            "Not applying profiles.yaml of DeepResearchDeployment %s/%s, which the service "
+            "would reject: %s",
+            namespace,
+            name,
+            profile_set.rejection,
+        )
     secret_versions, problems = await _secret_versions(kube, drd)
     credentials = _credentials(drd, live)
 
     inputs = RenderInputs(
-        profiles_yaml=profile_set.profiles_yaml,
-        default_profile=profile_set.default_profile,
+        profiles_yaml=applied_profiles.profiles_yaml,
+        default_profile=applied_profiles.default_profile,
         credentials=credentials,
         workload_version=drd.spec.version,
         migrate=True,
@@ -296,6 +337,13 @@ async def reconcile(kube: Kube, namespace: str, name: str) -> Result | None:
         secret_versions=secret_versions,
     )
     desired = render_children(drd, inputs)
+    if not applied_profiles.render_config_map:
+        profiles_name = child_name(drd, "profiles")
+        desired = [
+            child
+            for child in desired
+            if (child["kind"], child["metadata"]["name"]) != ("ConfigMap", profiles_name)
+        ]
 
     applied = pruned = 0
     if not paused:
@@ -313,6 +361,7 @@ async def reconcile(kube: Kube, namespace: str, name: str) -> Result | None:
         workloads=workloads,
         unmanaged=unmanaged,
         profiles=profile_set,
+        profiles_kept=applied_profiles.kept,
         migration_state=state if rollout.migrate else JobState.ABSENT,
         migration_job=job_name,
         migration_message=failure,

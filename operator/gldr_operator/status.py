@@ -75,6 +75,8 @@ class Observation:
     migration_job: str
     migration_message: str = ""
     problems: Sequence[Problem] = field(default_factory=list)
+    # True when profiles.rejection made the reconcile keep the live ConfigMap.
+    profiles_kept: bool = False
 
 
 def _condition(type_: str, ok: bool, reason: str, message: str) -> Object:
@@ -100,7 +102,22 @@ def _component_condition(component: str, replicas: Replicas | None) -> Object:
     return _condition(type_, False, "ReplicasNotReady", f"{counts}.")
 
 
-def _profiles_condition(profiles: ProfileSet) -> Object:
+def _profiles_condition(profiles: ProfileSet, kept: bool) -> Object:
+    if profiles.rejection is not None:
+        outcome = (
+            "The operator keeps the last applied profiles.yaml until this is fixed."
+            if kept
+            else "The operator does not create the profiles ConfigMap until this is fixed, "
+            "so the API and worker pods wait for it."
+        )
+        message = " ".join(
+            [
+                *profiles.problems,
+                f"The service would reject the new profiles.yaml: {profiles.rejection}",
+                outcome,
+            ]
+        )
+        return _condition("ProfilesSynced", False, "ProfilesRejected", message)
     if profiles.problems:
         return _condition("ProfilesSynced", False, "InvalidProfiles", " ".join(profiles.problems))
     names = ", ".join(profiles.names)
@@ -149,7 +166,7 @@ def _summary_conditions(
 ) -> tuple[list[Object], str]:
     problems = list(observation.problems)
     for condition in conditions:
-        if condition["reason"] in ("MigrationFailed", "InvalidProfiles"):
+        if condition["reason"] in ("MigrationFailed", "InvalidProfiles", "ProfilesRejected"):
             problems.append(Problem(condition["reason"], condition["message"]))
     waiting = [
         name
@@ -218,7 +235,7 @@ def compute_status(
     for name, reason in observation.unmanaged.items():
         message = f"The operator does not run {name} ({reason.lower()} in the spec)."
         conditions.append(_condition(COMPONENT_CONDITIONS[name], True, reason, message))
-    conditions.append(_profiles_condition(observation.profiles))
+    conditions.append(_profiles_condition(observation.profiles, observation.profiles_kept))
     conditions.append(_migration_condition(observation))
     summary, phase = _summary_conditions(observation, conditions)
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import pytest
 import yaml
 from tests.operator.conftest import EXAMPLES
@@ -39,3 +42,72 @@ def test_render_rejects_typo(tmp_path: object, capsys: pytest.CaptureFixture[str
 def test_render_without_deployment_fails(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["render", "-f", str(EXAMPLES / "profiles.yaml")]) == 1
     assert "no DeepResearchDeployment" in capsys.readouterr().err
+
+
+def write_manifest(tmp_path: Path, name: str, documents: list[dict[str, Any]]) -> str:
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump_all(documents))
+    return str(path)
+
+
+def research_profile(name: str, **spec: object) -> dict[str, Any]:
+    return {
+        "apiVersion": "research.gdplabs.id/v1alpha1",
+        "kind": "ResearchProfile",
+        "metadata": {"name": name},
+        "spec": spec,
+    }
+
+
+def test_render_reports_invalid_profiles(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    profiles = write_manifest(
+        tmp_path,
+        "profiles.yaml",
+        [
+            research_profile("broken", provider="local", params={"sub_queries": 99}),
+            research_profile("unknown", provider="nope"),
+        ],
+    )
+    code = main(["render", "-f", str(EXAMPLES / "deployment-minimal.yaml"), "-f", profiles])
+    output = capsys.readouterr()
+    assert code == 1
+    assert output.out == ""
+    assert "'broken'" in output.err
+    assert "sub_queries" in output.err
+    assert "'unknown'" in output.err
+    assert "'nope'" in output.err
+    assert "No valid ResearchProfile" in output.err
+
+
+def test_render_rejects_unknown_default_profile(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manifest = yaml.safe_load((EXAMPLES / "deployment-minimal.yaml").read_text())
+    manifest["spec"]["defaultProfile"] = "nonexistent"
+    deployment = write_manifest(tmp_path, "deployment.yaml", [manifest])
+    code = main(["render", "-f", deployment, "-f", str(EXAMPLES / "profiles.yaml")])
+    output = capsys.readouterr()
+    assert code == 1
+    assert output.out == ""
+    assert "spec.defaultProfile 'nonexistent'" in output.err
+    assert "the service would reject" in output.err
+
+
+def test_render_prints_notes_and_succeeds(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    profiles = write_manifest(
+        tmp_path,
+        "profiles.yaml",
+        [
+            research_profile("beta", provider="local", default=True),
+            research_profile("alpha", provider="local", default=True),
+        ],
+    )
+    code = main(["render", "-f", str(EXAMPLES / "deployment-minimal.yaml"), "-f", profiles])
+    output = capsys.readouterr()
+    assert code == 0
+    assert "Several profiles set default: true (alpha, beta)" in output.err
+    assert "kind: ConfigMap" in output.out

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
+from gl_deep_research.profiles.registry import InvalidProfilesFile, parse_profiles
 from gldr_operator.profile_status import profile_status
 from gldr_operator.profiles import Profile, build_profile_set, check_profile, selects
 from gldr_operator.spec import LabelSelector
@@ -136,3 +137,31 @@ def test_profile_status_keeps_transition_time() -> None:
     assert first["observedGeneration"] == 2
     again = profile_status({**body, "status": first}, "2026-01-02T00:00:00Z")
     assert again == first
+
+
+@pytest.mark.parametrize(
+    ("items", "default"),
+    [
+        ([profile("good")], None),
+        ([profile("good")], "good"),
+        ([profile("good")], "absent"),
+        ([], None),
+        ([profile("bad", params={"sub_queries": 99})], "bad"),
+        ([profile("gptr", provider="gptr")], None),
+    ],
+    ids=["valid", "named-default", "missing-default", "empty", "invalid-default", "gptr"],
+)
+def test_rejection_agrees_with_service(items: list[Profile], default: str | None) -> None:
+    result = build_profile_set(items, LabelSelector(), default)
+    expected: str | None = None
+    try:
+        parse_profiles(yaml.safe_load(result.profiles_yaml), "profiles.yaml", require_engine=False)
+    except InvalidProfilesFile as err:
+        expected = str(err)
+    assert result.rejection == expected
+
+
+def test_missing_default_profile_is_rejected() -> None:
+    result = build_profile_set([profile("good")], LabelSelector(), "absent")
+    assert result.rejection is not None
+    assert "'absent'" in result.rejection

@@ -62,7 +62,12 @@ class InvalidProfilesFile(ValueError):
     """profiles.yaml cannot be used; the message names the file and the entry."""
 
 
-def parse_profiles(document: Any, origin: str) -> ProfilesFile:
+def parse_profiles(document: Any, origin: str, *, require_engine: bool = True) -> ProfilesFile:
+    """Validate a profiles.yaml document as the service does at start-up.
+
+    Raises `InvalidProfilesFile`. The operator passes `require_engine=False`
+    because its image does not ship the engines' optional packages.
+    """
     if not isinstance(document, dict):
         raise InvalidProfilesFile(f"{origin}: expected a mapping with a 'profiles' key.")
     raw_profiles = document.get("profiles") or {}
@@ -73,7 +78,9 @@ def parse_profiles(document: Any, origin: str) -> ProfilesFile:
         if not isinstance(body, dict):
             raise InvalidProfilesFile(f"{origin}: profile {name!r} must be a mapping.")
         try:
-            params = validate_params(str(body.get("provider", "")), body.get("params"))
+            params = validate_params(
+                str(body.get("provider", "")), body.get("params"), require_engine=require_engine
+            )
         except InvalidProfile as err:
             raise InvalidProfilesFile(
                 f"{origin}: profile {name!r} has an invalid {err.field}: {err.message}"
