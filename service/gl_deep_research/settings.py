@@ -11,6 +11,7 @@ from __future__ import annotations
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -18,6 +19,17 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 class ConfigurationError(Exception):
     """An environment variable has an invalid value; the message names it."""
+
+
+# Schemes of GL_DEEP_RESEARCH_DB_URL with a driver in the image. `postgresql`
+# and `postgres` get the psycopg 3 driver (`normalise_database_url`).
+DATABASE_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg", "sqlite", "sqlite+pysqlite")
+# Kombu transports of CELERY_BROKER_URL that the image can reach: RabbitMQ
+# through py-amqp and Redis through redis-py. `memory://` is rejected, because
+# a worker in another process cannot consume that queue.
+BROKER_SCHEMES = ("amqp", "amqps", "pyamqp", "redis", "rediss")
+# Variables whose value is a URL that may carry a password.
+URL_VARIABLES = ("GL_DEEP_RESEARCH_DB_URL", "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND")
 
 
 def _default_data_dir() -> Path:
@@ -126,6 +138,48 @@ class Settings(BaseSettings):
             )
         return value
 
+    @field_validator("gl_deep_research_db_url", "celery_broker_url")
+    @classmethod
+    def _empty_url_is_unset(cls, value: str | None) -> str | None:
+        return value or None
+
+    @field_validator("gl_deep_research_db_url")
+    @classmethod
+    def _check_database_url(cls, value: str | None) -> str | None:
+        if value is not None and _url_scheme(value) not in DATABASE_SCHEMES:
+            raise ValueError(
+                "expected a PostgreSQL or SQLite URL such as "
+                "postgresql://USER:PASSWORD@HOST:5432/DATABASE or sqlite:////PATH/gldr.sqlite3; "
+                "unset it to use SQLite in GLDR_DATA_DIR"
+            )
+        return value
+
+    @field_validator("celery_broker_url")
+    @classmethod
+    def _check_broker_url(cls, value: str | None) -> str | None:
+        if value is not None and _url_scheme(value) not in BROKER_SCHEMES:
+            schemes = ", ".join(f"{scheme}://" for scheme in BROKER_SCHEMES)
+            raise ValueError(
+                f"expected a RabbitMQ or Redis URL ({schemes}) such as "
+                "amqp://USER:PASSWORD@HOST:5672//; unset it to run tasks in-process"
+            )
+        return value
+
+    @field_validator("sentry_dsn")
+    @classmethod
+    def _check_sentry_dsn(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return value
+        from sentry_sdk.utils import BadDsn, Dsn
+
+        try:
+            Dsn(value.get_secret_value())
+        except BadDsn as err:
+            raise ValueError(
+                f"expected a Sentry DSN such as https://PUBLIC_KEY@HOST/PROJECT_ID ({err})"
+            ) from None
+        return value
+
     @cached_property
     def database_url(self) -> str:
         """SQLAlchemy URL: the configured PostgreSQL, or a SQLite file in embedded mode."""
@@ -163,12 +217,38 @@ def load_settings() -> Settings:
         for error in err.errors():
             variable = str(error["loc"][0]).upper() if error["loc"] else "?"
             value = error.get("input")
-            shown = "<hidden>" if _is_secret(variable) else repr(value)
-            problems.append(f"{variable}={shown}: {error['msg']}")
+            shown = _shown_value(variable, value)
+            message = error["msg"].removeprefix("Value error, ")
+            problems.append(f"{variable}={shown}: {message}")
         raise ConfigurationError(
             "Invalid environment configuration; fix these variables and start again: "
             + "; ".join(problems)
         ) from None
+
+
+def _url_scheme(url: str) -> str:
+    return url.partition("://")[0].lower() if "://" in url else ""
+
+
+def _shown_value(variable: str, value: object) -> str:
+    if _is_secret(variable):
+        return "<hidden>"
+    if variable in URL_VARIABLES and isinstance(value, str):
+        return repr(mask_password(value))
+    return repr(value)
+
+
+def mask_password(url: str) -> str:
+    """Return `url` with the password of its user part replaced by `***`."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<hidden>"
+    if parts.password is None:
+        return url
+    user_part, _, host_part = parts.netloc.rpartition("@")
+    user = user_part.partition(":")[0]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host_part}"))
 
 
 def _is_secret(variable: str) -> bool:

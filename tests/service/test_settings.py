@@ -56,3 +56,56 @@ def test_postgres_url_gets_psycopg_driver(monkeypatch: pytest.MonkeyPatch) -> No
 def test_log_level_is_case_insensitive(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LOG_LEVEL", "debug")
     assert load_settings().log_level == "DEBUG"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "shown"),
+    [
+        ("GL_DEEP_RESEARCH_DB_URL", "mysql://gldr:s3cret@db/gldr", "'mysql://gldr:***@db/gldr'"),
+        ("GL_DEEP_RESEARCH_DB_URL", "notaurl", "'notaurl'"),
+        ("CELERY_BROKER_URL", "foo://", "'foo://'"),
+        ("CELERY_BROKER_URL", "memory://", "'memory://'"),
+        ("CELERY_BROKER_URL", "kafka://user:s3cret@k:9092", "'kafka://user:***@k:9092'"),
+        ("SENTRY_DSN", "notadsn", "<hidden>"),
+        ("SENTRY_DSN", "https://o1.ingest.sentry.io/5", "<hidden>"),
+    ],
+)
+def test_unsupported_url_is_named(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, shown: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings()
+    message = str(caught.value)
+    assert f"{variable}={shown}: expected a" in message
+    assert "s3cret" not in message
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("GL_DEEP_RESEARCH_DB_URL", "postgres://u:p@db/gldr"),
+        ("GL_DEEP_RESEARCH_DB_URL", "postgresql+psycopg://u:p@db/gldr"),
+        ("GL_DEEP_RESEARCH_DB_URL", "sqlite:////tmp/gldr.sqlite3"),
+        ("CELERY_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//"),
+        ("CELERY_BROKER_URL", "amqps://guest:guest@mq:5671//"),
+        ("CELERY_BROKER_URL", "pyamqp://guest:guest@mq//"),
+        ("CELERY_BROKER_URL", "redis://:pw@127.0.0.1:6379/0"),
+        ("CELERY_BROKER_URL", "rediss://:pw@redis:6380/0"),
+        ("SENTRY_DSN", "https://public@o1.ingest.sentry.io/5"),
+    ],
+)
+def test_supported_url_is_accepted(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    settings = load_settings()
+    assert getattr(settings, variable.lower()) is not None
+
+
+def test_empty_url_means_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GL_DEEP_RESEARCH_DB_URL", "")
+    monkeypatch.setenv("CELERY_BROKER_URL", "")
+    settings = load_settings()
+    assert settings.embedded_database is True
+    assert settings.celery_broker_url is None
