@@ -40,3 +40,19 @@ class MisconfiguredServer(ServiceError):
 
 class DependencyUnavailable(ServiceError):
     status_code = 503
+
+
+# The max characters of a request value that an error message repeats.
+MAX_ECHOED_CHARACTERS = 100
+
+
+def quote_value(value: object, limit: int = MAX_ECHOED_CHARACTERS) -> str:
+    """Return `repr(value)` cut to `limit` characters with an ellipsis, for error messages.
+
+    A client may send megabyte-long ids or fields, and a message that repeats
+    them whole would be as long.
+    """
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    return text[: limit - 1] + "…"

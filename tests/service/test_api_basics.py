@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -158,6 +160,63 @@ def test_idempotency_key_returns_first_task(client: TestClient) -> None:
         headers={"X-API-Key": other, "Idempotency-Key": "order-42"},
     ).json()
     assert third["task_id"] != first["task_id"]
+
+
+@pytest.mark.parametrize(
+    ("changed", "named"),
+    [
+        ({"query": "Volcanoes?"}, "query"),
+        ({"profile": "local-brief"}, "profile"),
+        ({"webhook": '{"url": "https://hooks.example.com/gldr"}'}, "webhook"),
+    ],
+)
+def test_idempotency_key_reuse_is_409(
+    client: TestClient, changed: dict[str, str], named: str
+) -> None:
+    key = make_account(client, f"idem-{uuid.uuid4().hex[:6]}")
+    headers = {"X-API-Key": key, "Idempotency-Key": "order-43"}
+    original = {"query": "Glaciers?", "profile": "local"}
+    first = client.post("/v1/tasks", data=original, headers=headers)
+    reused = client.post("/v1/tasks", data=original | changed, headers=headers)
+    repeated = client.post("/v1/tasks", data=original, headers=headers)
+    assert first.status_code == 202
+    assert reused.status_code == 409, reused.text
+    detail = reused.json()["detail"]
+    assert "'order-43' was already used for a different request" in detail
+    assert f"another {named}" in detail
+    assert first.json()["task_id"] in detail
+    assert repeated.status_code == 202
+    assert repeated.json()["task_id"] == first.json()["task_id"]
+
+
+def test_idempotency_compares_webhook_secret(client: TestClient) -> None:
+    key = make_account(client, "idem-secret")
+    headers = {"X-API-Key": key, "Idempotency-Key": "order-45"}
+
+    def submit(secret: str) -> httpx.Response:
+        webhook = json.dumps({"url": "https://hooks.example.com/gldr", "secret": secret})
+        return client.post(
+            "/v1/tasks", data={"query": "Glaciers?", "webhook": webhook}, headers=headers
+        )
+
+    first = submit("s1")
+    same = submit("s1")
+    other = submit("s2")
+    assert first.status_code == 202, first.text
+    assert same.json()["task_id"] == first.json()["task_id"]
+    assert other.status_code == 409
+    assert "another webhook" in other.json()["detail"]
+
+
+def test_idempotency_default_profile_matches(client: TestClient) -> None:
+    key = make_account(client, "idem-default")
+    headers = {"X-API-Key": key, "Idempotency-Key": "order-44"}
+    first = client.post("/v1/tasks", data={"query": "Glaciers?"}, headers=headers)
+    named = client.post(
+        "/v1/tasks", data={"query": " Glaciers? ", "profile": "local"}, headers=headers
+    )
+    assert named.status_code == 202
+    assert named.json()["task_id"] == first.json()["task_id"]
 
 
 def test_deleted_account_key_stops_at_once(client: TestClient) -> None:

@@ -28,7 +28,14 @@ from gl_deep_research.auth.verifier import (
 from gl_deep_research.db.database import Database
 from gl_deep_research.db.models import Account, Profile, Task, utcnow
 from gl_deep_research.dispatch.queue import Dispatcher
-from gl_deep_research.errors import InvalidInput, NotFound, TooManyRequests, Unauthorized
+from gl_deep_research.errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    TooManyRequests,
+    Unauthorized,
+    quote_value,
+)
 from gl_deep_research.profiles.registry import ProfileCatalog
 from gl_deep_research.settings import Settings
 from gl_deep_research.tasks import status
@@ -147,6 +154,7 @@ class TaskService:
                 )
             existing = self._find_idempotent(caller, idempotency_key)
             if existing is not None:
+                self._check_same_request(existing, idempotency_key, text, resolved, target)
                 return existing
 
         self.check_quota(caller, adding=1)
@@ -160,6 +168,7 @@ class TaskService:
             existing = self._find_idempotent(caller, idempotency_key or "")
             if existing is None:
                 raise
+            self._check_same_request(existing, idempotency_key or "", text, resolved, target)
             return existing
         logger.info("Accepted task %s (profile %s)", task.id, task.profile)
         self.enqueue(task.id)
@@ -205,6 +214,37 @@ class TaskService:
                 task.idempotency_key = None
                 return None
             return task
+
+    def _check_same_request(
+        self, task: Task, key: str, text: str, resolved: Profile, target: WebhookTarget | None
+    ) -> None:
+        """Raise 409 unless `task` was created from the same query, profile and webhook."""
+        differences = []
+        if task.query != text:
+            differences.append("query")
+        if task.profile != resolved.name:
+            differences.append("profile")
+        if task.webhook_url != (target.url if target else None) or not self._same_secret(
+            task.webhook_secret, target.secret if target else None
+        ):
+            differences.append("webhook")
+        if differences:
+            raise Conflict(
+                f"Header 'Idempotency-Key' {quote_value(key)} was already used for a different "
+                f"request: task {task.id} has another {' and '.join(differences)}. Send a new key "
+                "for a new request, or repeat the original request to get that task.",
+                field="Idempotency-Key",
+            )
+
+    def _same_secret(self, stored: str | None, sent: str | None) -> bool:
+        # Fernet tokens differ for equal plaintexts, so the secrets are compared decrypted.
+        if stored is None or sent is None:
+            return stored == sent
+        try:
+            return self._secrets.decrypt(stored) == self._secrets.decrypt(sent)
+        except SecretBoxUnavailable:
+            # NOTE: a stored secret that no GLDR_SECRET entry decrypts counts as different.
+            return False
 
     def enqueue(self, task_id: uuid.UUID) -> bool:
         """Hand a committed task to the dispatcher; on failure the sweeper retries it."""

@@ -35,6 +35,11 @@ TASK_FIELDS = {
     },
 }
 AUTH_ERRORS: dict[int | str, dict[str, Any]] = {401: {"description": "Missing or invalid key"}}
+IDEMPOTENCY_KEY_DESCRIPTION = (
+    "1 to 255 characters. For 24 hours, a repeat with the same key, query, profile and "
+    "webhook returns the first task (202) and creates none; a different request with the "
+    "key gets 409."
+)
 
 
 @router.post(
@@ -46,6 +51,7 @@ AUTH_ERRORS: dict[int | str, dict[str, Any]] = {401: {"description": "Missing or
         **AUTH_ERRORS,
         400: {"description": "Invalid field; `detail` names it"},
         404: {"description": "Unknown profile"},
+        409: {"description": "The Idempotency-Key was used for a different request"},
         413: {"description": "Body over 1 MiB"},
         415: {"description": "Unsupported content type"},
         429: {"description": "The account has ACCOUNT_MAX_ACTIVE_TASKS unfinished tasks"},
@@ -56,7 +62,9 @@ async def create_task(
     request: Request,
     runtime: RuntimeDep,
     caller: CallerDep,
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+    idempotency_key: Annotated[
+        str | None, Header(alias="Idempotency-Key", description=IDEMPOTENCY_KEY_DESCRIPTION)
+    ] = None,
 ) -> JSONResponse:
     fields = await read_fields(request)
     task = await run_in_threadpool(
