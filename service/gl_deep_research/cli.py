@@ -66,6 +66,8 @@ def serve(host: str, port: int, workers: int, skip_migrations: bool) -> None:
     configure_logging(settings)
     if not skip_migrations:
         upgrade_database(settings)
+    # The API's lifespan runs the same check, but uvicorn would print a traceback.
+    _check_profile_settings(settings)
     uvicorn.run(
         "gl_deep_research.api.main:app",
         host=host,
@@ -75,6 +77,19 @@ def serve(host: str, port: int, workers: int, skip_migrations: bool) -> None:
         proxy_headers=True,
         timeout_graceful_shutdown=10,
     )
+
+
+def _check_profile_settings(settings: Settings) -> None:
+    from gl_deep_research.db.database import Database
+    from gl_deep_research.profiles.startup import check_profile_settings
+
+    database = Database(settings)
+    try:
+        check_profile_settings(settings, database)
+    except ConfigurationError as err:
+        raise click.ClickException(str(err)) from None
+    finally:
+        database.dispose()
 
 
 @main.command(context_settings={"ignore_unknown_options": True})

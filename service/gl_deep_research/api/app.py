@@ -25,6 +25,7 @@ from gl_deep_research.api.middleware import BodySizeLimitMiddleware, RequestIdMi
 from gl_deep_research.api.routes import accounts, health, metrics, profiles, taskgroups, tasks
 from gl_deep_research.dispatch.queue import InProcessDispatcher
 from gl_deep_research.errors import ServiceError
+from gl_deep_research.profiles.startup import check_profile_settings
 from gl_deep_research.profiles.watcher import ProfilesFileWatcher
 from gl_deep_research.runtime import Runtime, build_runtime
 from gl_deep_research.sentry import init_sentry
@@ -91,6 +92,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         watcher = ProfilesFileWatcher(active.profiles, active.settings.profiles_config_path)
         if owned:
             init_sentry(active.settings, role="api")
+            await run_in_threadpool(check_profile_settings, active.settings, active.database)
             await run_in_threadpool(watcher.load)
         if not active.verifier.master_key_configured:
             logger.warning(

@@ -102,7 +102,10 @@ def parse_profiles(document: Any, origin: str, *, require_engine: bool = True) -
 
 def read_profiles_file(path: Path) -> ProfilesFile:
     if not path.exists():
-        logger.info("No profiles file at %s; using the built-in 'local' profile", path)
+        logger.warning(
+            "No profiles file at %s (PROFILES_CONFIG_PATH); using the built-in 'local' profile",
+            path,
+        )
         return parse_profiles(BUILTIN_PROFILES, "built-in profiles")
     try:
         document = yaml.safe_load(path.read_text(encoding="utf-8"))

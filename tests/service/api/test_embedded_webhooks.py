@@ -14,7 +14,7 @@ from gl_deep_research.webhooks import verify_signature
 from tests.service.api.conftest import FAST_PROFILE, create_account, wait_for_status
 from tests.service.api.receiver import Receiver
 from tests.service.conftest import MASTER_KEY
-from tests.service.support import ChildProcess, free_port, wait_until
+from tests.service.support import REPO_ROOT, ChildProcess, free_port, wait_until
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
 
@@ -35,7 +35,7 @@ def embedded_api(
             "GLDR_SECRET": "embedded-secret",
             "WEBHOOK_ALLOW_PRIVATE_TARGETS": "true",
             "WEBHOOK_RETRY_BASE_SECONDS": "0.3",
-            "PROFILES_CONFIG_PATH": str(tmp_path / "absent.yaml"),
+            "PROFILES_CONFIG_PATH": str(REPO_ROOT / "profiles.yaml"),
         }
     )
     port = free_port()
