@@ -13,7 +13,6 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Protocol, TypeVar, cast
-from urllib.parse import urlsplit
 
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -41,6 +40,7 @@ from gl_deep_research.settings import Settings
 from gl_deep_research.tasks import status
 from gl_deep_research.tasks.body import BODY_COLUMNS, TaskRecord
 from gl_deep_research.unicode_text import check_unicode
+from gl_deep_research.webhooks.guard import shorten, url_problem
 from gl_deep_research.webhooks.secrets import SecretBox, SecretBoxUnavailable
 
 logger = logging.getLogger(__name__)
@@ -90,10 +90,17 @@ def parse_webhook(raw: str | dict[str, Any] | None, secrets: SecretBox) -> Webho
         raise InvalidInput("Field 'webhook' must be a JSON object with a 'url'.", field="webhook")
     check_unicode(raw, "webhook")
     url = raw.get("url")
-    parts = urlsplit(url) if isinstance(url, str) else None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+    if not isinstance(url, str):
         raise InvalidInput(
-            f"Field 'webhook.url' must be an absolute http(s) URL, got {url!r}.",
+            f"Field 'webhook.url' must be an absolute http(s) URL string, got {url!r}.",
+            field="webhook.url",
+        )
+    problem = url_problem(url)
+    if problem is not None:
+        raise InvalidInput(
+            f"Field 'webhook.url' must be an absolute http(s) URL, but {shorten(url)} "
+            f"{problem}. Send a URL such as https://hooks.example.com/gldr, with a port "
+            "from 1 to 65535 and spaces or control characters percent-encoded.",
             field="webhook.url",
         )
     secret = raw.get("secret")
@@ -105,7 +112,7 @@ def parse_webhook(raw: str | dict[str, Any] | None, secrets: SecretBox) -> Webho
             encrypted = secrets.encrypt(secret)
         except SecretBoxUnavailable as err:
             raise InvalidInput(str(err), field="webhook.secret") from err
-    return WebhookTarget(url=url, secret=encrypted)  # type: ignore[arg-type]
+    return WebhookTarget(url=url, secret=encrypted)
 
 
 class TaskService:

@@ -28,7 +28,7 @@ from gl_deep_research import metrics
 from gl_deep_research.db.database import Database
 from gl_deep_research.db.models import WebhookAttempt, WebhookDelivery, utcnow
 from gl_deep_research.settings import Settings
-from gl_deep_research.webhooks.guard import TargetGuard, UnsafeTarget
+from gl_deep_research.webhooks.guard import TargetGuard, UnsafeTarget, url_problem
 from gl_deep_research.webhooks.secrets import SecretBox, SecretBoxUnavailable
 from gl_deep_research.webhooks.signing import DELIVERY_ID_HEADER, SIGNATURE_HEADER, sign
 
@@ -56,6 +56,8 @@ class AttemptResult:
     url: str
     status_code: int | None = None
     error: str | None = None
+    # True when a retry cannot succeed, so the delivery fails without using its retries.
+    permanent: bool = False
 
     @property
     def delivered(self) -> bool:
@@ -84,9 +86,23 @@ class WebhookSender:
         self._transport = transport
 
     def send_due(self, limit: int = BATCH_SIZE) -> float | None:
-        """Send every due delivery; return the seconds until the next pending one, or None."""
+        """Send every due delivery; return the seconds until the next pending one, or None.
+
+        An error in one delivery never stops the batch. `_send` records it as a
+        failed attempt. When even recording fails, the delivery is logged and
+        retried once its lease runs out.
+        """
         for delivery in self._claim(limit):
-            self._send(delivery)
+            try:
+                self._send(delivery)
+            except Exception:
+                logger.exception(
+                    "Failed to record the attempt of webhook %s (%s of %s), so it is "
+                    "retried after its lease expires",
+                    delivery.id,
+                    delivery.event,
+                    delivery.owner,
+                )
         return self.seconds_until_next_due()
 
     def seconds_until_next_due(self) -> float | None:
@@ -147,10 +163,20 @@ class WebhookSender:
             result = self._post(delivery.url, body, headers)
         except SecretBoxUnavailable as err:
             result = AttemptResult(url=delivery.url, error=str(err))
+        except Exception as err:
+            # A bug or an input that httpx rejects in an unexpected way fails this
+            # attempt only. A traceback has code lines and the error message, not local
+            # variables such as the secret.
+            logger.exception("Unexpected error while sending webhook %s", delivery.id)
+            result = AttemptResult(url=delivery.url, error=f"{type(err).__name__}: {err}")
         duration_ms = int((time.monotonic() - started) * 1000)
         self._record(delivery, result, duration_ms)
 
     def _post(self, url: str, body: bytes, headers: dict[str, str]) -> AttemptResult:
+        problem = url_problem(url)
+        if problem is not None:
+            # A stored URL that is malformed stays malformed, so retrying cannot help.
+            return AttemptResult(url=url, error=f"The webhook URL {problem}.", permanent=True)
         current = url
         timeout = httpx.Timeout(self._settings.webhook_timeout_seconds)
         with httpx.Client(
@@ -164,13 +190,18 @@ class WebhookSender:
                     response = client.post(current, content=body, headers=headers)
                 except UnsafeTarget as err:
                     return AttemptResult(url=current, error=f"Rejected target: {err}")
-                except httpx.HTTPError as err:
+                except (httpx.HTTPError, httpx.InvalidURL) as err:
                     return AttemptResult(url=current, error=f"{type(err).__name__}: {err}")
                 location = response.headers.get("location")
                 if not response.is_redirect or not location:
                     error = None if response.is_success else f"HTTP {response.status_code}"
                     return AttemptResult(url=current, status_code=response.status_code, error=error)
-                current = urljoin(current, location)
+                try:
+                    current = urljoin(current, location)
+                except ValueError as err:
+                    return AttemptResult(
+                        url=current, error=f"Invalid redirect location {location!r}: {err}."
+                    )
         return AttemptResult(url=current, error=f"More than {MAX_REDIRECTS} redirects.")
 
     def _record(self, delivery: DueDelivery, result: AttemptResult, duration_ms: int) -> None:
@@ -198,7 +229,7 @@ class WebhookSender:
             if result.delivered:
                 row.state = "delivered"
                 row.delivered_at = now
-            elif delivery.attempt >= max_attempts:
+            elif result.permanent or delivery.attempt >= max_attempts:
                 row.state = "failed"
             else:
                 delay = backoff_seconds(delivery.attempt, self._settings.webhook_retry_base_seconds)
@@ -206,10 +237,11 @@ class WebhookSender:
         self._log(delivery, result, max_attempts)
 
     def _log(self, delivery: DueDelivery, result: AttemptResult, max_attempts: int) -> None:
+        # URLs are logged with %r, so control characters in a URL cannot forge log lines.
         if result.delivered:
             metrics.WEBHOOK_ATTEMPTS.labels("delivered").inc()
             logger.info(
-                "Delivered webhook %s (%s of %s) to %s on attempt %d with HTTP %s",
+                "Delivered webhook %s (%s of %s) to %r on attempt %d with HTTP %s",
                 delivery.id,
                 delivery.event,
                 delivery.owner,
@@ -217,10 +249,22 @@ class WebhookSender:
                 delivery.attempt,
                 result.status_code,
             )
+        elif result.permanent:
+            metrics.WEBHOOK_ATTEMPTS.labels("failed").inc()
+            logger.error(
+                "Webhook %s (%s of %s) to %r failed on attempt %d and is not retried, "
+                "because a retry cannot succeed: %s",
+                delivery.id,
+                delivery.event,
+                delivery.owner,
+                result.url,
+                delivery.attempt,
+                result.error,
+            )
         elif delivery.attempt >= max_attempts:
             metrics.WEBHOOK_ATTEMPTS.labels("failed").inc()
             logger.error(
-                "Webhook %s (%s of %s) to %s failed on attempt %d of %d; no retries left: %s",
+                "Webhook %s (%s of %s) to %r failed on attempt %d of %d; no retries left: %s",
                 delivery.id,
                 delivery.event,
                 delivery.owner,
@@ -232,7 +276,7 @@ class WebhookSender:
         else:
             metrics.WEBHOOK_ATTEMPTS.labels("retry").inc()
             logger.warning(
-                "Webhook %s (%s of %s) to %s failed on attempt %d of %d; retrying later: %s",
+                "Webhook %s (%s of %s) to %r failed on attempt %d of %d; retrying later: %s",
                 delivery.id,
                 delivery.event,
                 delivery.owner,

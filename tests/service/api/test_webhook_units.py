@@ -14,7 +14,12 @@ import pytest
 
 from gl_deep_research.settings import Settings
 from gl_deep_research.webhooks import InvalidSignature, sign, verify_signature
-from gl_deep_research.webhooks.guard import TargetGuard, UnsafeTarget, forbidden_reason
+from gl_deep_research.webhooks.guard import (
+    TargetGuard,
+    UnsafeTarget,
+    forbidden_reason,
+    url_problem,
+)
 from gl_deep_research.webhooks.secrets import SecretBox
 from gl_deep_research.webhooks.sender import MAX_BACKOFF_SECONDS, WebhookSender, backoff_seconds
 from tests.service.support import REPO_ROOT
@@ -96,7 +101,8 @@ def test_docs_verify_accepts_signature() -> None:
 
 
 @pytest.mark.parametrize(
-    "header", ["", "garbage", "t=abc,v1=00", "t=1700000000", f"t={2**40},v1=\u00e9"]
+    "header",
+    ["", "garbage", "t=abc,v1=00", "t=1700000000", f"t={2**40},v1=\u00e9", "t=\u00b2,v1=00"],
 )
 def test_docs_verify_rejects_malformed_header(header: str) -> None:
     verify = docs_verify_function()
@@ -108,7 +114,7 @@ def test_docs_verify_rejects_malformed_header(header: str) -> None:
     [
         ("127.0.0.1", "a loopback address"),
         ("::1", "a loopback address"),
-        ("::ffff:127.0.0.1", "a loopback address"),
+        ("::ffff:127.0.0.1", "a loopback address (127.0.0.1, embedded as IPv4-mapped)"),
         ("10.1.2.3", "a private address"),
         ("172.16.0.1", "a private address"),
         ("192.168.1.1", "a private address"),
@@ -124,6 +130,121 @@ def test_docs_verify_rejects_malformed_header(header: str) -> None:
 )
 def test_guard_rejects_address(address: str, reason: str) -> None:
     assert forbidden_reason(ipaddress.ip_address(address), allow_private=False) == reason
+
+
+@pytest.mark.parametrize(
+    ("address", "allow_private", "reason"),
+    [
+        (
+            "2002:a9fe:a9fe::1",
+            False,
+            "a cloud metadata address (169.254.169.254, embedded as 6to4)",
+        ),
+        ("2002:a9fe:a9fe::1", True, "a cloud metadata address (169.254.169.254, embedded as 6to4)"),
+        ("2002:7f00:1::1", False, "a loopback address (127.0.0.1, embedded as 6to4)"),
+        ("2002:0a00:0001::1", False, "a private address (10.0.0.1, embedded as 6to4)"),
+        (
+            "64:ff9b::a9fe:a9fe",
+            True,
+            "a cloud metadata address (169.254.169.254, embedded as NAT64)",
+        ),
+        ("64:ff9b::7f00:1", False, "a loopback address (127.0.0.1, embedded as NAT64)"),
+        (
+            "::a9fe:a9fe",
+            True,
+            "a cloud metadata address (169.254.169.254, embedded as IPv4-compatible)",
+        ),
+        ("::a00:1", False, "a private address (10.0.0.1, embedded as IPv4-compatible)"),
+        (
+            "::ffff:a9fe:a9fe",
+            True,
+            "a cloud metadata address (169.254.169.254, embedded as IPv4-mapped)",
+        ),
+        (
+            "::ffff:6464:64c8",
+            True,
+            "a cloud metadata address (100.100.100.200, embedded as IPv4-mapped)",
+        ),
+        # Teredo stores the client address with every bit inverted: 0x56015601.
+        (
+            "2001:0:a9fe:a9fe::",
+            True,
+            "a cloud metadata address (169.254.169.254, embedded as Teredo server)",
+        ),
+        (
+            "2001:0:5db8:d822:0:0:5601:5601",
+            True,
+            "a cloud metadata address (169.254.169.254, embedded as Teredo client)",
+        ),
+    ],
+)
+def test_guard_checks_embedded_ipv4(address: str, allow_private: bool, reason: str) -> None:
+    assert forbidden_reason(ipaddress.ip_address(address), allow_private) == reason
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://[2002:a9fe:a9fe::1]/",
+        "http://[64:ff9b::a9fe:a9fe]/",
+        "http://[::a9fe:a9fe]/",
+        "http://[::ffff:169.254.169.254]/",
+    ],
+)
+def test_guard_rejects_embedded_metadata_url(url: str) -> None:
+    for allow_private in (False, True):
+        guard = TargetGuard(allow_private=allow_private, resolver=no_dns)
+        with pytest.raises(UnsafeTarget, match="a cloud metadata address"):
+            guard.check_url(url)
+
+
+def test_guard_allows_public_nat64_address() -> None:
+    # 64:ff9b::5db8:d822 embeds 93.184.216.34, a public address.
+    assert forbidden_reason(ipaddress.ip_address("64:ff9b::5db8:d822"), False) is None
+
+
+def no_dns(host: str, port: int) -> list[str]:
+    raise AssertionError(f"unexpected DNS lookup of {host!r}")
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        (
+            "http://127.0.0.1:18438/x\r\nX-Injected: 1",
+            "contains a control or format character (U+000D) at position 24",
+        ),
+        ("http://hooks.example/a\x00b", "contains a control or format character (U+0000)"),
+        ("http://hooks.example/a\u200bb", "contains a control or format character (U+200B)"),
+        ("http://hooks.example/a b", "contains whitespace (U+0020) at position 22"),
+        ("http://hooks.example/a\u3000b", "contains whitespace (U+3000)"),
+        ("ftp://hooks.example/", "has the scheme 'ftp', not http or https"),
+        ("hooks.example/x", "has no scheme"),
+        ("http:///nohost", "has no host"),
+        ("http://hooks.example:0/", "has the port 0, outside 1-65535"),
+        ("http://hooks.example:99999/", "cannot be parsed: Port out of range 0-65535"),
+        ("http://hooks.example:abc/", "cannot be parsed: Port could not be cast"),
+        ("http://[::1/", "cannot be parsed: Invalid IPv6 URL"),
+        ("http://hooks.example/" + "a" * 2048, "is 2069 characters long, more than the maximum"),
+    ],
+)
+def test_url_problem_names_the_defect(url: str, problem: str) -> None:
+    found = url_problem(url)
+    assert found is not None
+    assert found.startswith(problem)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://hooks.example/gldr",
+        "http://127.0.0.1:18438/x?a=1&b=%0D%0A",
+        "http://[::1]:65535/",
+        "https://hooks.example:1/" + "a" * 2000,
+    ],
+)
+def test_url_problem_accepts_valid_url(url: str) -> None:
+    assert url_problem(url) is None
 
 
 def test_guard_allows_public_address() -> None:
@@ -233,3 +354,29 @@ def test_sender_reposts_body_after_redirect() -> None:
     assert [request.method for request in seen] == ["POST", "POST"]
     assert seen[1].content == b'{"a":1}'
     assert seen[1].headers["x-webhook-id"] == "d1"
+
+
+def test_sender_fails_malformed_url_permanently() -> None:
+    sender, seen = make_sender(lambda request: httpx.Response(200))
+    result = sender._post("http://127.0.0.1:18438/x\r\nX-Injected: 1", b"{}", {})
+    assert seen == []
+    assert result.delivered is False
+    assert result.permanent is True
+    assert result.error == (
+        "The webhook URL contains a control or format character (U+000D) at position 24."
+    )
+
+
+@pytest.mark.parametrize(
+    "location", ["http://[::1", "http://hooks.example/a\x00b", "http://hooks.example:0/"]
+)
+def test_sender_rejects_malformed_redirect(location: str) -> None:
+    def redirect(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(302, headers={"Location": location})
+
+    sender, seen = make_sender(redirect)
+    result = sender._post("https://hooks.example/a", b"{}", {})
+    assert len(seen) == 1
+    assert result.delivered is False
+    assert result.status_code is None
+    assert result.error is not None

@@ -6,14 +6,19 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 
 import httpx
 import pytest
 from sqlalchemy import select
 
 from gl_deep_research.db.database import Database
-from gl_deep_research.db.models import WebhookAttempt, WebhookDelivery
+from gl_deep_research.db.models import WebhookAttempt, WebhookDelivery, utcnow
+from gl_deep_research.settings import Settings
 from gl_deep_research.webhooks import verify_signature
+from gl_deep_research.webhooks.outbox import add_delivery
+from gl_deep_research.webhooks.secrets import SecretBox
+from gl_deep_research.webhooks.sender import WebhookSender
 from tests.service.api.conftest import Stack, wait_for_status
 from tests.service.api.receiver import Received, Receiver
 from tests.service.support import wait_until
@@ -203,3 +208,81 @@ def test_group_webhooks_on_transitions(stack: Stack, receiver: Receiver) -> None
     members = bodies[1]["tasks"]
     assert isinstance(members, list)
     assert [member["status"] for member in members] == ["SUCCESS", "SUCCESS"]
+
+
+MALFORMED_URLS = [
+    ("http://127.0.0.1:18438/x\r\nX-Injected: 1", "control or format character (U+000D)"),
+    ("http://127.0.0.1:18438/a\x00b", "control or format character (U+0000)"),
+    ("http://127.0.0.1:18438/a b", "whitespace (U+0020)"),
+    ("http://127.0.0.1:0/x", "has the port 0, outside 1-65535"),
+    ("http://127.0.0.1:70000/x", "Port out of range"),
+    ("http://[::1/x", "Invalid IPv6 URL"),
+    ("http://127.0.0.1/" + "a" * 3000, "more than the maximum of 2048"),
+]
+
+
+@pytest.mark.parametrize(("url", "problem"), MALFORMED_URLS)
+def test_submit_rejects_malformed_webhook_url(stack: Stack, url: str, problem: str) -> None:
+    key = stack.new_account("badurl")
+    webhook = json.dumps({"url": url, "secret": SECRET})
+    for path, query in (("tasks", "What is OPEC?"), ("taskgroups", json.dumps(["Q1?", "Q2?"]))):
+        response = httpx.post(
+            f"{stack.base_url}/v1/{path}",
+            data={"query": query, "profile": "fast", "webhook": webhook},
+            headers={"X-API-Key": key},
+        )
+        assert response.status_code == 400, (path, response.text)
+        detail = response.json()["detail"]
+        assert detail.startswith("Field 'webhook.url' must be an absolute http(s) URL, but ")
+        assert repr(url[:100]) in detail
+        assert problem in detail
+        assert "Send a URL such as https://hooks.example.com/gldr" in detail
+        assert len(detail) < 500
+
+
+def test_stored_malformed_url_fails_once(
+    receiver: Receiver, database: Database, session_settings: Settings
+) -> None:
+    # Rows queued before submit-time validation can hold such URLs. PostgreSQL text
+    # cannot hold NUL, so the NUL case is covered by the unit tests only.
+    bad_urls = ["http://127.0.0.1:18438/x\r\nX-Injected: 1", "http://[::1/x"]
+    now = utcnow()
+    with database.session() as session:
+        bad_ids = []
+        for offset, url in enumerate(bad_urls):
+            row = add_delivery(session, url=url, encrypted_secret=None, event="t", payload={})
+            row.next_attempt_at = now - timedelta(seconds=10 - offset)
+            bad_ids.append(row.id)
+        good_id = add_delivery(
+            session, url=receiver.url, encrypted_secret=None, event="t", payload={"ok": 1}
+        ).id
+
+    # The stack's worker sweeps the same table, so it may claim some rows before
+    # this sender does. Either way every row must end in its final state.
+    sender = WebhookSender(session_settings, database, SecretBox(None))
+    sender.send_due()
+
+    def settled() -> dict[uuid.UUID, WebhookDelivery] | None:
+        with database.session() as session:
+            rows = {
+                row.id: row
+                for row in session.scalars(
+                    select(WebhookDelivery).where(WebhookDelivery.id.in_([*bad_ids, good_id]))
+                )
+            }
+        return rows if all(row.state != "pending" for row in rows.values()) else None
+
+    rows = wait_until(settled, timeout=30, interval=0.3, what="three deliveries settled")
+    for bad_id in bad_ids:
+        assert rows[bad_id].state == "failed"
+        assert rows[bad_id].attempts == 1
+        assert rows[bad_id].last_error is not None
+        assert rows[bad_id].last_error.startswith("The webhook URL ")
+    assert rows[good_id].state == "delivered"
+    assert [r.headers["x-webhook-id"] for r in receiver.snapshot()] == [str(good_id)]
+    with database.session() as session:
+        recorded = list(
+            session.scalars(select(WebhookAttempt).where(WebhookAttempt.delivery_id.in_(bad_ids)))
+        )
+    assert len(recorded) == 2
+    assert all(attempt.status_code is None for attempt in recorded)
