@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
+from fastapi import Response
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from gl_deep_research.api.metrics import STREAM_CONNECTIONS
@@ -39,17 +40,42 @@ def validate_last_event_id(last_event_id: str | None) -> str | None:
     return last_event_id
 
 
+def _store_unavailable(subject: str, poll_path: str) -> DependencyUnavailable:
+    return DependencyUnavailable(
+        "Event streaming is temporarily unavailable because the event store (Redis) "
+        f"cannot be reached; the {subject} itself is unaffected, so poll "
+        f"GET {poll_path} or retry the stream later."
+    )
+
+
 async def check_event_store(runtime: Runtime, subject: str, poll_path: str) -> None:
     """Raise 503 when the event store is down; the rest of the API keeps working."""
     try:
         await runtime.events.ping()
     except EventStoreUnavailable as err:
         logger.warning("Refused a stream of %s: %s", subject, err)
-        raise DependencyUnavailable(
-            "Event streaming is temporarily unavailable because the event store (Redis) "
-            f"cannot be reached; the {subject} itself is unaffected, so poll "
-            f"GET {poll_path} or retry the stream later."
-        ) from err
+        raise _store_unavailable(subject, poll_path) from err
+
+
+async def finished_stream_response(
+    subject: str, poll_path: str, done_already_sent: Awaitable[bool]
+) -> Response | None:
+    """Return 204 No Content when the client's Last-Event-ID is at or past the final `done`.
+
+    A browser's EventSource reconnects whenever a stream closes, but "a client
+    can be told to stop reconnecting using the HTTP 204 No Content response
+    code" (W3C Server-Sent Events), so a client that has the result does not
+    receive it again.
+    """
+    try:
+        finished = await done_already_sent
+    except EventStoreUnavailable as err:
+        logger.warning("Refused a stream of %s: %s", subject, err)
+        raise _store_unavailable(subject, poll_path) from err
+    if not finished:
+        return None
+    logger.debug("Stream of %s resumed after its final event; returned 204", subject)
+    return Response(status_code=204)
 
 
 def event_stream_response(

@@ -5,14 +5,19 @@ database connection while it waits; it reads the task row only when no
 event arrived for one read window, to notice a finished task whose events
 expired or were never written (event store down during the run). Then it
 builds `status`, `result` or `error`, and `done` from the stored row.
+
+A follower resumed with `after` (the client's Last-Event-ID) never yields an
+id at or below it, and yields nothing when the client already received the
+task's `done`.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import replace
 
 from gl_deep_research.db.models import Task
-from gl_deep_research.events.store import EventStore, StoredEvent, build_payload
+from gl_deep_research.events.store import EventStore, StoredEvent, build_payload, parse_entry_id
 from gl_deep_research.tasks import status
 
 READ_WINDOW_MS = 5000
@@ -27,6 +32,10 @@ async def follow_task_events(
     after: str | None = None,
     read_window_ms: int = READ_WINDOW_MS,
 ) -> AsyncIterator[StoredEvent]:
+    if after is not None:
+        task = await _load_if_finished(load_task)
+        if task is not None and await done_already_sent(store, task, after):
+            return
     idle_finished_windows = 0
     async with store.subscribe(task_id, after or "0-0") as subscription:
         while True:
@@ -44,7 +53,7 @@ async def follow_task_events(
                 continue
             idle_finished_windows += 1
             if idle_finished_windows >= TRAILING_EVENT_WINDOWS or not await store.exists(task_id):
-                for event in events_from_row(task):
+                for event in renumber_after(events_from_row(task), after):
                     yield event
                 return
 
@@ -54,6 +63,55 @@ async def _load_if_finished(load_task: Callable[[], Awaitable[Task]]) -> Task | 
     # in memory while it waits for the next event.
     task = await load_task()
     return task if task.status in status.FINAL else None
+
+
+async def stream_done_id(store: EventStore, key: str) -> str | None:
+    """Return the id of the first `done` event in stream `key`, or None when it has none."""
+    cursor = "0-0"
+    while events := await store.read(key, cursor, block_ms=0):
+        for event in events:
+            if event.type == "done":
+                return event.id
+        cursor = events[-1].id
+    return None
+
+
+def is_at_or_after(event_id: str, after: str) -> bool:
+    """Return True when entry id `after` is equal to or later than `event_id`."""
+    return (parse_entry_id(after) or (0, 0)) >= (parse_entry_id(event_id) or (0, 0))
+
+
+async def done_already_sent(store: EventStore, task: Task, after: str) -> bool:
+    """Return True when a client whose Last-Event-ID is `after` received the task's `done`.
+
+    The `done` is the stream's, or the one `events_from_row` builds when the
+    stream has none. Renumbered closing events have ids above the row's, so
+    they count as received too.
+    """
+    if task.status not in status.FINAL:
+        return False
+    done_id = await stream_done_id(store, str(task.id)) or events_from_row(task)[-1].id
+    return is_at_or_after(done_id, after)
+
+
+def renumber_after(events: Sequence[StoredEvent], after: str | None) -> list[StoredEvent]:
+    """Drop built `events` up to `after`, or give them ids that follow `after`.
+
+    A browser's EventSource sends the last id it received as Last-Event-ID,
+    so a resumed stream must never send a lower one. When `after` is one of
+    the built ids, the client received the events up to it in an earlier
+    stream, so only the rest is sent.
+    """
+    ids = [event.id for event in events]
+    if after in ids:
+        return list(events[ids.index(after) + 1 :])
+    if after is None or not events or not is_at_or_after(events[0].id, after):
+        return list(events)
+    milliseconds, sequence = parse_entry_id(after) or (0, 0)
+    return [
+        replace(event, id=f"{milliseconds}-{sequence + offset}")
+        for offset, event in enumerate(events, start=1)
+    ]
 
 
 def events_from_row(task: Task) -> list[StoredEvent]:

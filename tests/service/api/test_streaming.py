@@ -6,6 +6,7 @@ import json
 import os
 import re
 import socket
+import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -20,7 +21,9 @@ from gl_deep_research.db.database import Database
 from gl_deep_research.db.models import Task
 from gl_deep_research.events.publisher import EventPublisher
 from gl_deep_research.events.redis_store import RedisEventStore
+from gl_deep_research.events.store import StoredEvent
 from gl_deep_research.settings import Settings
+from gl_deep_research.tasks.stream import renumber_after
 from tests.service.api.conftest import Stack, create_account, wait_for_status
 from tests.service.support import free_port, parse_sse, start_api, wait_until
 
@@ -145,6 +148,111 @@ def test_expired_events_come_from_row(stack: Stack, database: Database) -> None:
     assert [message["event"] for message in messages] == ["status", "result", "done"]
     assert json.loads(messages[1]["data"])["data"] == {"result": "# Old report"}
     assert json.loads(messages[2]["data"])["data"] == {"status": "SUCCESS"}
+
+
+def entry_id(value: str) -> tuple[int, int]:
+    milliseconds, _, sequence = value.partition("-")
+    return int(milliseconds), int(sequence)
+
+
+def insert_finished_task(database: Database, account_id: str, moment: datetime) -> Task:
+    """Insert a successful task that has no event stream, as if its events expired."""
+    task = Task(
+        id=uuid.uuid4(),
+        account_id=uuid.UUID(account_id),
+        account_key=account_id,
+        query="Old question?",
+        profile="local",
+        provider="local",
+        params={},
+        status="SUCCESS",
+        result="# Old report",
+        error="",
+        attempts=1,
+        cancel_requested=False,
+        created_at=moment,
+        enqueued_at=moment,
+        started_at=moment,
+        completed_at=moment,
+    )
+    with database.session() as session:
+        session.add(task)
+    return task
+
+
+def test_resume_after_done_is_204(stack: Stack) -> None:
+    key = stack.new_account("resumedone")
+    headers = {"X-API-Key": key}
+    task_id = httpx.post(
+        f"{stack.base_url}/v1/tasks",
+        data={"query": "What is OPEC?", "profile": "fast"},
+        headers=headers,
+    ).json()["task_id"]
+    wait_for_status(stack.base_url, key, task_id, {"SUCCESS"})
+    url = f"{stack.base_url}/v1/tasks/{task_id}/stream"
+    full = parse_sse(httpx.get(url, headers=headers, timeout=30).text)
+    done_id = full[-1]["id"]
+    assert full[-1]["event"] == "done"
+
+    milliseconds, sequence = entry_id(done_id)
+    for last_event_id in (done_id, f"{milliseconds}-{sequence + 1}", f"{milliseconds + 1}-0"):
+        started = time.monotonic()
+        response = httpx.get(url, headers={**headers, "Last-Event-ID": last_event_id}, timeout=30)
+        assert response.status_code == 204, last_event_id
+        assert response.text == ""
+        # Without the check the stream waited two 5 s read windows, then replayed.
+        assert time.monotonic() - started < 3, last_event_id
+
+
+def test_row_events_resume_without_repeats(stack: Stack, database: Database) -> None:
+    account_id, key = stack.new_account_with_id("rowresume")
+    task = insert_finished_task(database, account_id, datetime(2026, 3, 2, tzinfo=UTC))
+    url = f"{stack.base_url}/v1/tasks/{task.id}/stream"
+    headers = {"X-API-Key": key}
+    built = parse_sse(httpx.get(url, headers=headers, timeout=30).text)
+    assert [message["event"] for message in built] == ["status", "result", "done"]
+
+    # The client received `status` only: the rest follows, with the same ids.
+    after_status = httpx.get(url, headers={**headers, "Last-Event-ID": built[0]["id"]}, timeout=30)
+    resumed = parse_sse(after_status.text)
+    # The events are built per stream, so only their timestamps may differ.
+    assert [(message["id"], message["event"]) for message in resumed] == [
+        (message["id"], message["event"]) for message in built[1:]
+    ]
+
+    after_done = httpx.get(url, headers={**headers, "Last-Event-ID": built[2]["id"]}, timeout=30)
+    assert after_done.status_code == 204
+
+
+def test_row_events_after_older_id(stack: Stack, database: Database) -> None:
+    account_id, key = stack.new_account_with_id("rowlater")
+    moment = datetime(2026, 3, 3, tzinfo=UTC)
+    task = insert_finished_task(database, account_id, moment)
+    # A progress event id the client received before the task finished, from a
+    # stream entry that expired since, with a lower time than the row's.
+    earlier = f"{int(moment.timestamp() * 1000) - 5000}-7"
+    response = httpx.get(
+        f"{stack.base_url}/v1/tasks/{task.id}/stream",
+        headers={"X-API-Key": key, "Last-Event-ID": earlier},
+        timeout=30,
+    )
+    messages = parse_sse(response.text)
+    assert [message["event"] for message in messages] == ["status", "result", "done"]
+    assert all(entry_id(message["id"]) > entry_id(earlier) for message in messages)
+
+
+def test_renumber_after_keeps_ids_rising() -> None:
+    events = [
+        StoredEvent(id=f"1000-{sequence}", type=event_type, payload={})
+        for sequence, event_type in enumerate(["status", "result", "done"])
+    ]
+    assert renumber_after(events, None) == events
+    assert renumber_after(events, "999-5") == events
+    assert renumber_after(events, "1000-0") == events[1:]
+    assert renumber_after(events, "1000-2") == []
+    renumbered = renumber_after(events, "2000-4")
+    assert [event.id for event in renumbered] == ["2000-5", "2000-6", "2000-7"]
+    assert [event.type for event in renumbered] == ["status", "result", "done"]
 
 
 def test_redis_down_streams_503_rest_works(

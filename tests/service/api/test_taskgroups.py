@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
 
 import httpx
@@ -183,3 +184,24 @@ def test_group_runs_to_success_and_streams(stack: Stack) -> None:
     assert resumed[:-1] == replayed[:-1]
     assert resumed[-1]["id"] == replayed[-1]["id"]
     assert json.loads(resumed[-1]["data"])["data"] == {"status": "SUCCESS"}
+
+    # After the last member's `done` only the group `done` is left.
+    last_member_done = messages[-2]
+    assert last_member_done["event"] == "done"
+    after_members = httpx.get(
+        f"{stack.base_url}/v1/taskgroups/{group_id}/stream",
+        headers={**headers, "Last-Event-ID": last_member_done["id"]},
+        timeout=60,
+    )
+    assert [message["id"] for message in parse_sse(after_members.text)] == [messages[-1]["id"]]
+
+    # A client that received the group `done` gets 204, so EventSource stops reconnecting.
+    started = time.monotonic()
+    after_group_done = httpx.get(
+        f"{stack.base_url}/v1/taskgroups/{group_id}/stream",
+        headers={**headers, "Last-Event-ID": messages[-1]["id"]},
+        timeout=60,
+    )
+    assert after_group_done.status_code == 204
+    assert after_group_done.text == ""
+    assert time.monotonic() - started < 3

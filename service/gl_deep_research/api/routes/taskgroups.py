@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Header, Request
+from fastapi import Header, Request, Response
 from fastapi.responses import JSONResponse
-from sse_starlette import EventSourceResponse
 from starlette.concurrency import run_in_threadpool
 
 from gl_deep_research.api.deps import CallerDep, RuntimeDep
@@ -21,11 +20,12 @@ from gl_deep_research.api.schemas import GroupAccepted, GroupBody, TaskBody
 from gl_deep_research.api.streaming import (
     check_event_store,
     event_stream_response,
+    finished_stream_response,
     validate_last_event_id,
 )
 from gl_deep_research.tasks.body import iso, task_body
 from gl_deep_research.tasks.group_body import group_body
-from gl_deep_research.tasks.group_stream import follow_group_events
+from gl_deep_research.tasks.group_stream import follow_group_events, group_done_already_sent
 from gl_deep_research.tasks.groups import MAX_QUERIES_PER_REQUEST, GroupView
 
 CANONICAL_PREFIX = "/v1/taskgroups"
@@ -144,6 +144,7 @@ def get_member(
         **AUTH_ERRORS,
         **NOT_FOUND,
         200: {"content": {"text/event-stream": {}}, "description": "Server-Sent Events"},
+        204: {"description": "Last-Event-ID is at or past the final `done`; nothing to send"},
         400: {"description": "Malformed Last-Event-ID"},
         503: {"description": "The event store (Redis) is unavailable"},
     },
@@ -154,11 +155,19 @@ async def stream_group(
     runtime: RuntimeDep,
     caller: CallerDep,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
-) -> EventSourceResponse:
+) -> Response:
     after = validate_last_event_id(last_event_id)
     view = await run_in_threadpool(runtime.groups.get_group, caller, taskgroup_id)
     group_id = str(view.group.id)
     await check_event_store(runtime, f"task group {group_id}", f"/v1/taskgroups/{group_id}")
+    if after is not None:
+        finished = await finished_stream_response(
+            f"task group {group_id}",
+            f"/v1/taskgroups/{group_id}",
+            group_done_already_sent(runtime.events, group_id, view.members, after),
+        )
+        if finished is not None:
+            return finished
 
     async def load_group() -> GroupView:
         # A short session per check, so a waiting stream keeps no pooled connection.

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Header, Query, Request
+from fastapi import Header, Query, Request, Response
 from fastapi.responses import JSONResponse
-from sse_starlette import EventSourceResponse
 from starlette.concurrency import run_in_threadpool
 
 from gl_deep_research.api.deps import ApiKeyHeader, CallerDep, RuntimeDep, require_api_key
@@ -16,13 +15,14 @@ from gl_deep_research.api.schemas import TaskAccepted, TaskBody, TaskPage
 from gl_deep_research.api.streaming import (
     check_event_store,
     event_stream_response,
+    finished_stream_response,
     validate_last_event_id,
 )
 from gl_deep_research.db.models import Task
 from gl_deep_research.tasks.body import iso, task_body
 from gl_deep_research.tasks.cancel import cancel_task as revoke_task
 from gl_deep_research.tasks.listing import MAX_PAGE_SIZE, list_tasks
-from gl_deep_research.tasks.stream import follow_task_events
+from gl_deep_research.tasks.stream import done_already_sent, follow_task_events
 
 router = SlashTolerantRouter(prefix="/v1/tasks", tags=["tasks"])
 
@@ -139,6 +139,7 @@ async def get_task(
     responses={
         **AUTH_ERRORS,
         200: {"content": {"text/event-stream": {}}, "description": "Server-Sent Events"},
+        204: {"description": "Last-Event-ID is at or past the final `done`; nothing to send"},
         400: {"description": "Malformed Last-Event-ID"},
         404: {"description": "Unknown task or another account's"},
         503: {"description": "The event store (Redis) is unavailable"},
@@ -150,11 +151,19 @@ async def stream_task(
     runtime: RuntimeDep,
     caller: CallerDep,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
-) -> EventSourceResponse:
+) -> Response:
     after = validate_last_event_id(last_event_id)
     task = await run_in_threadpool(runtime.tasks.get_task, caller, task_id)
     found_id = str(task.id)
     await check_event_store(runtime, f"task {found_id}", f"/v1/tasks/{found_id}")
+    if after is not None:
+        finished = await finished_stream_response(
+            f"task {found_id}",
+            f"/v1/tasks/{found_id}",
+            done_already_sent(runtime.events, task, after),
+        )
+        if finished is not None:
+            return finished
 
     async def load_task() -> Task:
         # A short session per check, so a waiting stream keeps no pooled connection.
