@@ -63,6 +63,12 @@ def serve(host: str, port: int, workers: int, skip_migrations: bool) -> None:
     from gl_deep_research.logs import configure_logging
 
     settings = _settings()
+    if workers > 1 and not settings.celery_broker_url:
+        # Each process would re-run the others' unfinished tasks at its start.
+        raise click.UsageError(
+            f"--workers {workers} needs CELERY_BROKER_URL; without a broker, tasks run in the "
+            "API process, so serve with --workers 1."
+        )
     configure_logging(settings)
     if not skip_migrations:
         upgrade_database(settings)

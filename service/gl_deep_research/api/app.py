@@ -3,7 +3,8 @@
 The lifespan builds the runtime (adapters chosen from settings), loads
 `profiles.yaml` into the database and watches it for changes. It also runs
 the outbox sweeper, which enqueues accepted tasks whose first enqueue
-failed, and in embedded mode the loop that sends due webhooks.
+failed. In embedded mode it enqueues the tasks a previous process left
+unfinished and runs the loop that sends due webhooks.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from gl_deep_research.profiles.watcher import ProfilesFileWatcher
 from gl_deep_research.runtime import Runtime, build_runtime
 from gl_deep_research.sentry import init_sentry
 from gl_deep_research.settings import Settings, load_settings
+from gl_deep_research.tasks.recovery import requeue_unfinished_tasks
 from gl_deep_research.unicode_text import printable
 
 logger = logging.getLogger(__name__)
@@ -94,6 +96,10 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             init_sentry(active.settings, role="api")
             await run_in_threadpool(check_profile_settings, active.settings, active.database)
             await run_in_threadpool(watcher.load)
+            if isinstance(active.dispatcher, InProcessDispatcher):
+                await run_in_threadpool(
+                    requeue_unfinished_tasks, active.database, active.dispatcher, active.publisher
+                )
         if not active.verifier.master_key_configured:
             logger.warning(
                 "GL_DEEP_RESEARCH_MASTER_API_KEY is not set: /v1/accounts and profile writes "

@@ -66,7 +66,11 @@ class CeleryDispatcher:
 
 
 class InProcessDispatcher:
-    """Runs tasks on a thread pool inside this process (embedded mode)."""
+    """Runs tasks on a thread pool inside this process (embedded mode).
+
+    Queued and running tasks die with the process. The next API start enqueues
+    them again (`tasks.recovery.requeue_unfinished_tasks`).
+    """
 
     name = "in-process"
 
