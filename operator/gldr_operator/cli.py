@@ -16,7 +16,11 @@ from gldr_operator.render import Object
 def _read_documents(paths: Sequence[Path]) -> Iterator[tuple[str, Object]]:
     for path in paths:
         text = sys.stdin.read() if str(path) == "-" else path.read_text()
-        for document in yaml.safe_load_all(text):
+        try:
+            documents = list(yaml.safe_load_all(text))
+        except yaml.YAMLError as err:
+            raise PreviewError(f"{path}: invalid YAML: {err}") from err
+        for document in documents:
             if isinstance(document, dict):
                 yield str(path), document
 

@@ -17,6 +17,7 @@ from gldr_operator.constants import API_VERSION, DEPLOYMENT_KIND, PROFILE_KIND
 from gldr_operator.profiles import Profile, build_profile_set
 from gldr_operator.render import Credentials, Object, RenderInputs, render_children
 from gldr_operator.render.env import referenced_secrets
+from gldr_operator.schema import manifest_errors
 from gldr_operator.spec import DeepResearchDeployment
 
 PLACEHOLDER_UID = "00000000-0000-0000-0000-000000000000"
@@ -78,7 +79,18 @@ def preview_documents(documents: Iterable[tuple[str, Object]]) -> Preview:
     """
     deployments: list[DeepResearchDeployment] = []
     profiles: dict[str, list[Profile]] = {}
+    schema_errors: list[str] = []
     for source, document in documents:
+        if _is_kind(document, DEPLOYMENT_KIND) or _is_kind(document, PROFILE_KIND):
+            errors = manifest_errors(document)
+            if errors:
+                name = (document.get("metadata") or {}).get("name", "?")
+                schema_errors += [
+                    f"{source}: {document['kind']} {name!r} is invalid at {error}"
+                    for error in errors
+                ]
+                # Parsing would fail on the same fields, so the schema errors are reported.
+                continue
         if _is_kind(document, DEPLOYMENT_KIND):
             deployments.append(parse_deployment(document, source))
         elif _is_kind(document, PROFILE_KIND):
@@ -91,6 +103,11 @@ def preview_documents(documents: Iterable[tuple[str, Object]]) -> Preview:
             )
             profiles.setdefault(namespace, []).append(profile)
 
+    if schema_errors:
+        raise PreviewError(
+            "\n".join(schema_errors)
+            + "\nThe API server would reject these manifests; fix them and run render again."
+        )
     preview = Preview()
     for drd in deployments:
         profile_set = build_profile_set(

@@ -10,6 +10,7 @@ import yaml
 from tests.operator.conftest import EXAMPLES
 
 from gldr_operator.cli import main
+from gldr_operator.schema import manifest_errors
 
 pytestmark = pytest.mark.unit
 
@@ -67,7 +68,8 @@ def test_render_reports_invalid_profiles(
         "profiles.yaml",
         [
             research_profile("broken", provider="local", params={"sub_queries": 99}),
-            research_profile("unknown", provider="nope"),
+            # The CRD rejects an unknown provider, so only params can be wrong here.
+            research_profile("unknown", provider="local", params={"colour": 1}),
         ],
     )
     code = main(["render", "-f", str(EXAMPLES / "deployment-minimal.yaml"), "-f", profiles])
@@ -77,7 +79,7 @@ def test_render_reports_invalid_profiles(
     assert "'broken'" in output.err
     assert "sub_queries" in output.err
     assert "'unknown'" in output.err
-    assert "'nope'" in output.err
+    assert "'colour'" in output.err
     assert "No valid ResearchProfile" in output.err
 
 
@@ -111,3 +113,80 @@ def test_render_prints_notes_and_succeeds(
     assert code == 0
     assert "Several profiles set default: true (alpha, beta)" in output.err
     assert "kind: ConfigMap" in output.out
+
+
+def invalid_deployment() -> dict[str, Any]:
+    manifest: dict[str, Any] = yaml.safe_load((EXAMPLES / "deployment-minimal.yaml").read_text())
+    manifest["metadata"]["name"] = "Research_Bad!"
+    manifest["spec"]["worker"] = {
+        "resources": {"limits": {"cpu": "lots"}},
+        "autoscaling": {"enabled": True, "minReplicas": 9, "maxReplicas": 6},
+    }
+    manifest["spec"]["networkPolicy"] = {"enabled": True, "egressCidrs": ["not-a-cidr"]}
+    return manifest
+
+
+@pytest.mark.parametrize(
+    "fragment",
+    [
+        "metadata.name: 'Research_Bad!' is not a DNS-1123 label",
+        "spec.worker.resources.limits.cpu: 'lots' does not match",
+        "spec.worker.autoscaling: minReplicas 9 exceeds maxReplicas 6",
+        "spec.networkPolicy.egressCidrs[0]: 'not-a-cidr' is not a CIDR",
+    ],
+    ids=["name", "quantity", "replicas", "cidr"],
+)
+def test_render_checks_crd_schema(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], fragment: str
+) -> None:
+    deployment = write_manifest(tmp_path, "deployment.yaml", [invalid_deployment()])
+    code = main(["render", "-f", deployment, "-f", str(EXAMPLES / "profiles.yaml")])
+    output = capsys.readouterr()
+    assert code == 1
+    assert output.out == ""
+    assert f"{deployment}: DeepResearchDeployment 'Research_Bad!' is invalid at" in output.err
+    assert fragment in output.err
+
+
+def test_render_checks_default_max_replicas(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manifest: dict[str, Any] = yaml.safe_load((EXAMPLES / "deployment-minimal.yaml").read_text())
+    # maxReplicas defaults to 4 in the CRD.
+    manifest["spec"]["api"] = {"autoscaling": {"enabled": True, "minReplicas": 5}}
+    deployment = write_manifest(tmp_path, "deployment.yaml", [manifest])
+    assert main(["render", "-f", deployment, "-f", str(EXAMPLES / "profiles.yaml")]) == 1
+    assert "spec.api.autoscaling: minReplicas 5 exceeds maxReplicas 4" in capsys.readouterr().err
+
+
+def test_render_rejects_unknown_provider(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    profiles = write_manifest(tmp_path, "profiles.yaml", [research_profile("x", provider="nope")])
+    code = main(["render", "-f", str(EXAMPLES / "deployment-minimal.yaml"), "-f", profiles])
+    assert code == 1
+    assert "ResearchProfile 'x' is invalid at spec.provider: 'nope'" in capsys.readouterr().err
+
+
+def test_render_checks_profile_schema(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    profiles = write_manifest(
+        tmp_path, "profiles.yaml", [research_profile("quick", provider="local", default="yes")]
+    )
+    code = main(["render", "-f", str(EXAMPLES / "deployment-minimal.yaml"), "-f", profiles])
+    assert code == 1
+    assert "ResearchProfile 'quick' is invalid at spec.default: 'yes'" in capsys.readouterr().err
+
+
+def test_render_names_file_with_bad_yaml(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "broken.yaml"
+    path.write_text("spec: [unclosed\n")
+    assert main(["render", "-f", str(path)]) == 1
+    assert f"gldr-operator render: {path}: invalid YAML:" in capsys.readouterr().err
+
+
+def test_examples_pass_schema_check() -> None:
+    for example in ("deployment-minimal.yaml", "deployment-full.yaml", "profiles.yaml"):
+        for document in yaml.safe_load_all((EXAMPLES / example).read_text()):
+            assert manifest_errors(document) == [], example

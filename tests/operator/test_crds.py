@@ -9,15 +9,9 @@ import jsonschema
 import pytest
 from tests.operator.conftest import CRDS, EXAMPLES, load_documents
 
-pytestmark = pytest.mark.unit
+from gldr_operator.schema import strip_kubernetes_keywords
 
-# Keywords of Kubernetes' structural schemas that JSON Schema does not know.
-KUBERNETES_KEYWORDS = (
-    "x-kubernetes-validations",
-    "x-kubernetes-list-type",
-    "x-kubernetes-list-map-keys",
-    "x-kubernetes-preserve-unknown-fields",
-)
+pytestmark = pytest.mark.unit
 
 
 def crds() -> dict[str, dict[str, Any]]:
@@ -97,18 +91,6 @@ def test_cross_field_rules_exist() -> None:
     assert "!self.enabled || has(self.host)" in rules
     assert "!(has(self.managed) && has(self.external))" in rules
     assert any("quantity(" in rule for rule in rules)
-
-
-def strip_kubernetes_keywords(schema: Any) -> Any:
-    if isinstance(schema, dict):
-        return {
-            k: strip_kubernetes_keywords(v)
-            for k, v in schema.items()
-            if k not in KUBERNETES_KEYWORDS
-        }
-    if isinstance(schema, list):
-        return [strip_kubernetes_keywords(item) for item in schema]
-    return schema
 
 
 @pytest.mark.parametrize(
