@@ -225,6 +225,31 @@ def test_profile_change_rolls_pods(
 
 
 @pytest.mark.usefixtures("volumes")
+def test_rejected_profiles_keep_config_map(
+    k8s_client: Client, namespace: str, operator: OperatorProcess
+) -> None:
+    deployment = apply_examples(k8s_client, namespace)
+    wait_ready(k8s_client, namespace, operator)
+    before = k8s_client.get(ConfigMap, "research-profiles", namespace=namespace).data
+    hash_before = config_hash(k8s_client, namespace)
+    deployment["spec"]["defaultProfile"] = "nonexistent"
+    apply(k8s_client, deployment, namespace)
+
+    def rejected() -> dict[str, Any] | None:
+        conditions = {c["type"]: c for c in status(k8s_client, namespace).get("conditions", [])}
+        profiles = conditions.get("ProfilesSynced")
+        return profiles if profiles and profiles["reason"] == "ProfilesRejected" else None
+
+    condition = wait_until("ProfilesSynced reports ProfilesRejected", rejected, timeout=20)
+    assert condition["status"] == "False"
+    assert "nonexistent" in condition["message"]
+    assert status(k8s_client, namespace)["phase"] == "Degraded"
+    # The service would not start with that file, so the last good one stays.
+    assert k8s_client.get(ConfigMap, "research-profiles", namespace=namespace).data == before
+    assert config_hash(k8s_client, namespace) == hash_before
+
+
+@pytest.mark.usefixtures("volumes")
 def test_invalid_profile_not_accepted(
     k8s_client: Client, namespace: str, operator: OperatorProcess
 ) -> None:
