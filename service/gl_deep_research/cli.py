@@ -20,9 +20,20 @@ from typing import Any
 
 import click
 
+from gl_deep_research.errors import ServiceError
 from gl_deep_research.settings import ConfigurationError, Settings, load_settings
 
 logger = logging.getLogger("gl_deep_research.cli")
+
+# Celery from this interpreter's environment, so that `.venv/bin/gldr` works without
+# the virtual environment on PATH.
+CELERY = [sys.executable, "-m", "celery"]
+
+
+class InputError(click.ClickException):
+    """An error in the command's arguments, printed as one `Error:` line with exit code 2."""
+
+    exit_code = 2
 
 
 def _settings() -> Settings:
@@ -104,7 +115,7 @@ def worker(celery_args: tuple[str, ...]) -> None:
     """Run a Celery worker on CELERY_QUEUE_NAME with WORKER_CONCURRENCY processes."""
     settings = _settings()
     argv = [
-        "celery",
+        *CELERY,
         "-A",
         "gl_deep_research.worker.celery_app",
         "worker",
@@ -118,16 +129,18 @@ def worker(celery_args: tuple[str, ...]) -> None:
     if settings.worker_metrics_port is not None and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # The pool processes write their metric samples here for the metrics endpoint.
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="gldr-metrics-")
-    os.execvp(argv[0], argv)  # noqa: S606
+    os.execv(argv[0], argv)  # noqa: S606
 
 
 @main.command(context_settings={"ignore_unknown_options": True})
 @click.argument("celery_args", nargs=-1, type=click.UNPROCESSED)
 def beat(celery_args: tuple[str, ...]) -> None:
     """Run Celery beat: the webhook retry sweep and the TABLE_CLEANUP_SCHEDULE job."""
-    _settings()
-    argv = ["celery", "-A", "gl_deep_research.worker.celery_app", "beat", "--loglevel=INFO"]
-    os.execvp(argv[0], [*argv, *celery_args])  # noqa: S606
+    settings = _settings()
+    # Beat keeps its schedule file in GLDR_DATA_DIR and does not create the folder.
+    settings.gldr_data_dir.mkdir(parents=True, exist_ok=True)
+    argv = [*CELERY, "-A", "gl_deep_research.worker.celery_app", "beat", "--loglevel=INFO"]
+    os.execv(argv[0], [*argv, *celery_args])  # noqa: S606
 
 
 @main.command()
@@ -152,7 +165,14 @@ def research(question: str, profile: str | None, as_json: bool, verbose: bool) -
 
     settings = _settings()
     configure_logging(settings.model_copy(update={"log_level": "INFO" if verbose else "WARNING"}))
-    body = asyncio.run(run_research(settings, question, profile, echo=None if as_json else _echo))
+    try:
+        body = asyncio.run(
+            run_research(settings, question, profile, echo=None if as_json else _echo)
+        )
+    except ServiceError as err:
+        # An invalid question or an unknown profile is the caller's input, so it
+        # gets click's one-line error and usage exit code, not a traceback.
+        raise InputError(err.message) from None
     if as_json:
         click.echo(json.dumps(body, indent=2, ensure_ascii=False))
     else:

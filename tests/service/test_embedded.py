@@ -73,6 +73,22 @@ def test_research_with_unknown_profile_fails(data_dir: Path) -> None:
 
 
 @pytest.mark.unit
+@pytest.mark.parametrize(
+    ("question", "message"),
+    [
+        ("", "Error: Field 'query' is required and must not be empty."),
+        ("x" * 24_000, "Error: Field 'query' has 24000 characters; the maximum is 20000."),
+    ],
+    ids=["empty", "too-long"],
+)
+def test_research_invalid_question_exits_2(data_dir: Path, question: str, message: str) -> None:
+    result = gldr("research", question, env=embedded_env(data_dir))
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert result.stderr.rstrip().splitlines()[-1] == message
+
+
+@pytest.mark.unit
 def test_invalid_setting_stops_start(data_dir: Path) -> None:
     env = embedded_env(data_dir) | {"WORKER_CONCURRENCY": "lots"}
     result = gldr("research", "Anything?", env=env)
