@@ -304,3 +304,55 @@ def test_database_maps_surrogate_to_400(
     )
     with pytest.raises(InvalidInput, match="lone surrogate"), database.session() as session:
         session.add(account)
+
+
+@pytest.mark.parametrize(
+    ("body", "detail"),
+    [
+        (
+            b'{"query": 123}',
+            "Field 'query' must be a string, got int 123; send the question as text.",
+        ),
+        (b'{"query": null}', "Field 'query' is required and must not be empty."),
+        (
+            b'{"query": ["a"]}',
+            "Field 'query' must be a string, got list ['a']; send the question as text.",
+        ),
+    ],
+)
+def test_query_must_be_string(client: TestClient, body: bytes, detail: str) -> None:
+    key = make_account(client, f"type-{uuid.uuid4().hex[:6]}")
+    headers = {"X-API-Key": key, "Content-Type": "application/json"}
+    response = client.post("/v1/tasks", content=body, headers=headers)
+    assert response.status_code == 400
+    assert response.json() == {"detail": detail}
+
+
+@pytest.mark.parametrize(
+    ("path", "key"),
+    [
+        ("/v1/tasks/" + "a" * 60_000, "account"),
+        ("/v1/tasks/" + "a" * 60_000 + "/cancel", "account"),
+        ("/v1/taskgroups/" + "a" * 60_000, "account"),
+        ("/v1/accounts/" + "a" * 60_000, "master"),
+        ("/v1/tasks?status=" + "a" * 60_000, "account"),
+    ],
+    ids=["task", "cancel", "group", "account", "status"],
+)
+def test_long_ids_trimmed_in_errors(client: TestClient, path: str, key: str) -> None:
+    api_key = MASTER_KEY if key == "master" else make_account(client, f"l-{uuid.uuid4().hex[:6]}")
+    method = "POST" if path.endswith("/cancel") else "GET"
+    response = client.request(method, path, headers={"X-API-Key": api_key})
+    assert response.status_code in (400, 404), response.text[:200]
+    detail = response.json()["detail"]
+    assert "aaaa…" in detail
+    assert len(detail) < 400
+
+
+def test_long_profile_name_trimmed(client: TestClient) -> None:
+    key = make_account(client, "long-profile")
+    response = client.post(
+        "/v1/tasks", data={"query": "Q?", "profile": "p" * 60_000}, headers={"X-API-Key": key}
+    )
+    assert response.status_code == 404
+    assert len(response.json()["detail"]) < 400

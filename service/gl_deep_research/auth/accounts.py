@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from gl_deep_research.auth import keys
 from gl_deep_research.db.database import Database
 from gl_deep_research.db.models import Account, utcnow
-from gl_deep_research.errors import Conflict, InvalidInput, NotFound
+from gl_deep_research.errors import Conflict, InvalidInput, NotFound, quote_value
 from gl_deep_research.tasks.body import iso
 from gl_deep_research.unicode_text import check_unicode
 
@@ -41,7 +41,9 @@ def _parse_id(account_id: str) -> uuid.UUID:
     try:
         return uuid.UUID(account_id)
     except ValueError:
-        raise NotFound(f"Account {account_id!r} not found.", field="account_id") from None
+        raise NotFound(
+            f"Account {quote_value(account_id)} not found.", field="account_id"
+        ) from None
 
 
 class AccountService:
@@ -83,14 +85,14 @@ class AccountService:
         with self._database.session() as session:
             account = session.get(Account, _parse_id(account_id))
         if account is None:
-            raise NotFound(f"Account {account_id!r} not found.", field="account_id")
+            raise NotFound(f"Account {quote_value(account_id)} not found.", field="account_id")
         return account
 
     def delete(self, account_id: str) -> Account:
         with self._database.session() as session:
             account = session.get(Account, _parse_id(account_id))
             if account is None:
-                raise NotFound(f"Account {account_id!r} not found.", field="account_id")
+                raise NotFound(f"Account {quote_value(account_id)} not found.", field="account_id")
             session.delete(account)
         logger.info("Deleted account %s (%s); its key no longer works", account.id, account.name)
         return account
@@ -100,7 +102,7 @@ class AccountService:
         with self._database.session() as session:
             account = session.get(Account, _parse_id(account_id))
             if account is None:
-                raise NotFound(f"Account {account_id!r} not found.", field="account_id")
+                raise NotFound(f"Account {quote_value(account_id)} not found.", field="account_id")
             account.key_prefix = new_key.prefix
             account.key_hash = new_key.hash
             account.key_preview = new_key.preview

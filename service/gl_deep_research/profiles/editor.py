@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from gl_deep_research.db.database import Database
 from gl_deep_research.db.models import Profile, utcnow
-from gl_deep_research.errors import Conflict, InvalidInput, NotFound
+from gl_deep_research.errors import Conflict, InvalidInput, NotFound, quote_value
 from gl_deep_research.profiles.params import PROFILE_NAME_PATTERN, InvalidProfile, validate_params
 from gl_deep_research.profiles.registry import ProfileCatalog
 
@@ -30,7 +30,8 @@ def _check_fields(body: Mapping[str, Any]) -> None:
     unknown = sorted(set(body) - set(WRITABLE_FIELDS))
     if unknown:
         raise InvalidInput(
-            f"Unknown profile field {unknown[0]!r}; allowed fields: {', '.join(WRITABLE_FIELDS)}.",
+            f"Unknown profile field {quote_value(unknown[0])}; "
+            f"allowed fields: {', '.join(WRITABLE_FIELDS)}.",
             field=unknown[0],
         )
 
@@ -60,7 +61,7 @@ def _validated(
 
 def _read_only(name: str) -> Conflict:
     return Conflict(
-        f"Profile {name!r} comes from profiles.yaml and is read-only through the API; "
+        f"Profile {quote_value(name)} comes from profiles.yaml and is read-only through the API; "
         "change the file (or its ResearchProfile resource) instead.",
         field="name",
     )
@@ -69,14 +70,14 @@ def _read_only(name: str) -> Conflict:
 def _check_known_name(name: str) -> None:
     # A name that no profile can have is "not found", and never reaches the database.
     if not re.match(PROFILE_NAME_PATTERN, name):
-        raise NotFound(f"Profile {name!r} not found.", field="name")
+        raise NotFound(f"Profile {quote_value(name)} not found.", field="name")
 
 
 def validate_name(name: object) -> str:
     if not isinstance(name, str) or not re.match(PROFILE_NAME_PATTERN, name):
         raise InvalidInput(
             f"Field 'name' must be 1 to 63 letters, digits, '.', '_' or '-', starting with a "
-            f"letter or digit; got {name!r}.",
+            f"letter or digit; got {quote_value(name)}.",
             field="name",
         )
     return name
@@ -107,7 +108,9 @@ class ProfileEditor:
             with self._database.session() as session:
                 session.add(row)
         except IntegrityError:
-            raise Conflict(f"A profile named {name!r} already exists.", field="name") from None
+            raise Conflict(
+                f"A profile named {quote_value(name)} already exists.", field="name"
+            ) from None
         logger.info("Created profile %s (provider %s)", name, provider)
         return row
 
@@ -136,7 +139,7 @@ class ProfileEditor:
         current = self._writable(name)
         if name == self._catalog.default_profile:
             raise Conflict(
-                f"Profile {name!r} is the default profile and cannot be deleted; set "
+                f"Profile {quote_value(name)} is the default profile and cannot be deleted; set "
                 "DEFAULT_PROFILE or default_profile in profiles.yaml to another profile first.",
                 field="name",
             )
@@ -150,7 +153,8 @@ class ProfileEditor:
     def _check_same_name(self, name: str, body: Mapping[str, Any]) -> None:
         if "name" in body and body["name"] != name:
             raise InvalidInput(
-                f"Field 'name' is {body['name']!r} but the path names profile {name!r}; "
+                f"Field 'name' is {quote_value(body['name'])} but the path names profile "
+                f"{quote_value(name)}; "
                 "profiles cannot be renamed, so create a new one instead.",
                 field="name",
             )
@@ -160,7 +164,7 @@ class ProfileEditor:
         with self._database.session() as session:
             row = session.get(Profile, name)
         if row is None:
-            raise NotFound(f"Profile {name!r} not found.", field="name")
+            raise NotFound(f"Profile {quote_value(name)} not found.", field="name")
         if row.source == "file":
             raise _read_only(name)
         return row
@@ -170,7 +174,7 @@ class ProfileEditor:
         with self._database.session() as session:
             row = session.get(Profile, name)
             if row is None:
-                raise NotFound(f"Profile {name!r} not found.", field="name")
+                raise NotFound(f"Profile {quote_value(name)} not found.", field="name")
             if row.source == "file":
                 raise _read_only(name)
             row.provider = provider

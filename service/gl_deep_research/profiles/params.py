@@ -13,6 +13,8 @@ from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from gl_deep_research.errors import quote_value
+
 PROVIDERS = ("local", "tongyi", "gptr")
 
 # A collection is a folder name below the collections directory, never a path,
@@ -135,7 +137,7 @@ def validate_params(
     if model is None:
         raise InvalidProfile(
             "provider",
-            f"Unknown provider {provider!r}; expected one of {', '.join(PROVIDERS)}.",
+            f"Unknown provider {quote_value(provider)}; expected one of {', '.join(PROVIDERS)}.",
         )
     if require_engine and provider == "gptr" and not gptr_installed():
         raise InvalidProfile(
@@ -154,8 +156,14 @@ def validate_params(
         value = first.get("input")
         if first["type"] == "extra_forbidden":
             allowed = ", ".join(sorted(model.model_fields))
-            message = f"Unknown param {key!r} for provider {provider!r}; allowed: {allowed}."
+            message = (
+                f"Unknown param {quote_value(key)} for provider {quote_value(provider)}; "
+                f"allowed: {allowed}."
+            )
         else:
-            message = f"Invalid param {key!r}={value!r} for provider {provider!r}: {first['msg']}."
+            message = (
+                f"Invalid param {quote_value(key)}={quote_value(value)} for provider "
+                f"{quote_value(provider)}: {first['msg']}."
+            )
         raise InvalidProfile(f"params.{key}", message) from err
     return validated.model_dump(mode="json")

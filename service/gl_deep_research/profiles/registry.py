@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 
 from gl_deep_research.db.database import Database
 from gl_deep_research.db.models import Profile
-from gl_deep_research.errors import InvalidInput, NotFound
+from gl_deep_research.errors import InvalidInput, NotFound, quote_value
 from gl_deep_research.profiles.params import (
     PROFILE_NAME_PATTERN,
     InvalidProfile,
@@ -181,10 +181,10 @@ class ProfileCatalog:
                 field="profile",
             )
         if not re.match(PROFILE_NAME_PATTERN, wanted):
-            raise NotFound(f"Profile {wanted!r} not found.", field="profile")
+            raise NotFound(f"Profile {quote_value(wanted)} not found.", field="profile")
         row = self._database.read_objects(lambda session: session.get(Profile, wanted))
         if row is None:
-            raise NotFound(f"Profile {wanted!r} not found.", field="profile")
+            raise NotFound(f"Profile {quote_value(wanted)} not found.", field="profile")
         return row
 
     def list(self) -> list[Profile]:

@@ -19,7 +19,7 @@ from sqlalchemy import and_, or_, select
 from gl_deep_research.auth.verifier import Caller
 from gl_deep_research.db.database import Database
 from gl_deep_research.db.models import Task
-from gl_deep_research.errors import InvalidInput
+from gl_deep_research.errors import InvalidInput, quote_value
 from gl_deep_research.tasks import status
 
 DEFAULT_PAGE_SIZE = 20
@@ -83,7 +83,7 @@ def list_tasks(
         if status_filter not in status.ALL:
             raise InvalidInput(
                 f"Query parameter 'status' must be one of {', '.join(status.ALL)}, "
-                f"got {status_filter!r}.",
+                f"got {quote_value(status_filter)}.",
                 field="status",
             )
         query = query.where(Task.status == status_filter)

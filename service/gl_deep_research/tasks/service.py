@@ -131,7 +131,13 @@ class TaskService:
         self._secrets = secrets
 
     def validate_query(self, query: object) -> str:
-        if not isinstance(query, str) or not query.strip():
+        if query is not None and not isinstance(query, str):
+            raise InvalidInput(
+                f"Field 'query' must be a string, got {type(query).__name__} "
+                f"{quote_value(query)}; send the question as text.",
+                field="query",
+            )
+        if not query or not query.strip():
             raise InvalidInput("Field 'query' is required and must not be empty.", field="query")
         text = query.strip()
         if len(text) > self._settings.max_query_length:
@@ -367,4 +373,4 @@ def parse_uuid_or_none(value: str) -> uuid.UUID | None:
 
 
 def invalid_id(value: str, field: str) -> NotFound:
-    return NotFound(f"{field} {value!r} is not a valid id.", field=field)
+    return NotFound(f"{field} {quote_value(value)} is not a valid id.", field=field)
