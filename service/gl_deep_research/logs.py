@@ -21,9 +21,28 @@ class _ContextFilter(logging.Filter):
         return True
 
 
+class _MinimumLevelFilter(logging.Filter):
+    """Drop records of the named loggers (and their children) below a minimum level."""
+
+    def __init__(self, levels: dict[str, int]) -> None:
+        super().__init__()
+        self._levels = levels
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        name = record.name.partition(".")[0]
+        return record.levelno >= self._levels.get(name, logging.NOTSET)
+
+
+# bm25s 0.3.16 sets its logger to DEBUG in its `__init__`, which runs at its first
+# import, usually after `configure_logging`, and so undoes a `setLevel` here. The
+# handler drops its index internals instead, whatever the import order.
+LIBRARY_MINIMUM_LEVELS = {"bm25s": logging.WARNING}
+
+
 def configure_logging(settings: Settings) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(_ContextFilter())
+    handler.addFilter(_MinimumLevelFilter(LIBRARY_MINIMUM_LEVELS))
     if settings.log_format == "json":
         handler.setFormatter(
             JsonFormatter(
@@ -39,5 +58,4 @@ def configure_logging(settings: Settings) -> None:
     # Per-request access lines would double every API log line; our middleware logs instead.
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    # bm25s sets its own logger to DEBUG, which would print index internals at any level.
     logging.getLogger("bm25s").setLevel(logging.WARNING)
