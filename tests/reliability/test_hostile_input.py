@@ -105,6 +105,8 @@ def test_malformed_account_id_is_404(api: str) -> None:
         (b'{"query": "\xff\xfe"}', "application/json", "The request body is not valid JSON"),
         (b"query=%ff%fe", FORM["content-type"], "The form body is not valid UTF-8"),
         (b"query=\xff\xfe", FORM["content-type"], "The form body is not valid UTF-8"),
+        (rb'{"query": "\ud800"}', "application/json", "Field 'query' contains the lone surrogate"),
+        (b"query=%ED%A0%80", FORM["content-type"], "The form body is not valid UTF-8"),
     ],
 )
 def test_invalid_bodies_get_400(
