@@ -114,6 +114,7 @@ def _check_profile_settings(settings: Settings) -> None:
 def worker(celery_args: tuple[str, ...]) -> None:
     """Run a Celery worker on CELERY_QUEUE_NAME with WORKER_CONCURRENCY processes."""
     settings = _settings()
+    _require_broker(settings, "worker")
     argv = [
         *CELERY,
         "-A",
@@ -137,10 +138,21 @@ def worker(celery_args: tuple[str, ...]) -> None:
 def beat(celery_args: tuple[str, ...]) -> None:
     """Run Celery beat: the webhook retry sweep and the TABLE_CLEANUP_SCHEDULE job."""
     settings = _settings()
+    _require_broker(settings, "beat")
     # Beat keeps its schedule file in GLDR_DATA_DIR and does not create the folder.
     settings.gldr_data_dir.mkdir(parents=True, exist_ok=True)
     argv = [*CELERY, "-A", "gl_deep_research.worker.celery_app", "beat", "--loglevel=INFO"]
     os.execv(argv[0], [*argv, *celery_args])  # noqa: S606
+
+
+def _require_broker(settings: Settings, command: str) -> None:
+    # Celery would fall back to amqp://localhost and retry the connection forever.
+    if not settings.celery_broker_url:
+        raise click.UsageError(
+            f"gldr {command} needs CELERY_BROKER_URL, which is not set. Set it to the "
+            "RabbitMQ URL, or run only `gldr serve`: without a broker, the API process "
+            "runs the tasks and the webhook retries itself."
+        )
 
 
 @main.command()

@@ -23,8 +23,13 @@ def exec_calls(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
     return calls
 
 
+@pytest.fixture
+def broker(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CELERY_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//")
+
+
 def test_worker_runs_celery_of_interpreter(
-    exec_calls: list[list[str]], monkeypatch: pytest.MonkeyPatch
+    exec_calls: list[list[str]], broker: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The worker must not depend on a `celery` script on PATH.
     monkeypatch.setenv("PATH", "/nonexistent")
@@ -39,7 +44,7 @@ def test_worker_runs_celery_of_interpreter(
 
 
 def test_beat_creates_data_dir(
-    exec_calls: list[list[str]], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    exec_calls: list[list[str]], broker: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     data_dir = tmp_path / "new" / "data"
     monkeypatch.setenv("GLDR_DATA_DIR", str(data_dir))
@@ -50,3 +55,14 @@ def test_beat_creates_data_dir(
     assert path == sys.executable
     assert argv[:3] == [sys.executable, "-m", "celery"]
     assert "beat" in argv
+
+
+@pytest.mark.parametrize("command", ["worker", "beat"])
+def test_command_without_broker_rejected(
+    exec_calls: list[list[str]], monkeypatch: pytest.MonkeyPatch, command: str
+) -> None:
+    monkeypatch.delenv("CELERY_BROKER_URL", raising=False)
+    result = CliRunner().invoke(cli.main, [command])
+    assert result.exit_code == 2
+    assert f"gldr {command} needs CELERY_BROKER_URL" in result.output
+    assert exec_calls == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import uuid
@@ -293,8 +294,14 @@ def test_cleanup_task_uses_retention(
 @pytest.mark.unit
 def test_gldr_beat_runs_celery_beat() -> None:
     # After `--`, `--help` goes through to `celery beat`, which prints its options and exits.
+    env = {**os.environ, "CELERY_BROKER_URL": "amqp://guest:guest@127.0.0.1:5672//"}
     result = subprocess.run(
-        ["gldr", "beat", "--", "--help"], capture_output=True, text=True, timeout=60, check=False
+        ["gldr", "beat", "--", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env=env,
     )
     assert result.returncode == 0, result.stderr
     assert "celery beat" in result.stdout
