@@ -81,15 +81,24 @@ def test_session_after_lost_connection_fails_once(
         assert session.scalar(text("SELECT 3")) == 3
 
 
-def test_api_reads_after_lost_connections(
+@pytest.fixture
+def named_api(
     start_api_with: Callable[[dict[str, str]], str],
     session_env: dict[str, str],
     application_name: str,
-) -> None:
+) -> str:
+    """Start an API whose connections carry `application_name`; return its base URL."""
     database_url = session_env["GL_DEEP_RESEARCH_DB_URL"]
-    base_url = start_api_with(
+    return start_api_with(
         {"GL_DEEP_RESEARCH_DB_URL": f"{database_url}?application_name={application_name}"}
     )
+
+
+def test_api_reads_after_lost_connections(
+    named_api: str, session_env: dict[str, str], application_name: str
+) -> None:
+    database_url = session_env["GL_DEEP_RESEARCH_DB_URL"]
+    base_url = named_api
     _, key = create_account(base_url, "lost")
     headers = {"X-API-Key": key}
     accepted = httpx.post(f"{base_url}/v1/tasks", data={"query": "Tides?"}, headers=headers)
@@ -107,14 +116,10 @@ def test_api_reads_after_lost_connections(
 
 
 def test_api_write_on_lost_connection_is_503(
-    start_api_with: Callable[[dict[str, str]], str],
-    session_env: dict[str, str],
-    application_name: str,
+    named_api: str, session_env: dict[str, str], application_name: str
 ) -> None:
     database_url = session_env["GL_DEEP_RESEARCH_DB_URL"]
-    base_url = start_api_with(
-        {"GL_DEEP_RESEARCH_DB_URL": f"{database_url}?application_name={application_name}"}
-    )
+    base_url = named_api
     create_account(base_url, "before")
     assert terminate_backends(database_url, application_name) >= 1
 

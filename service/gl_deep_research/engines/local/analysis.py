@@ -37,7 +37,7 @@ STOPWORDS = (
 # their IDF and never accept a sentence that matches only them. "world"
 # is here because questions use it for "everywhere"; inside a name such as
 # "World War II" the other words of the name carry the match. "work" is
-# here for "How do vaccines work?", whose answers need not say "work".
+# here for "How do vaccines work?", whose answer sentences need not contain "work".
 GENERIC_WORDS = (
     "affect",
     "aim",

@@ -1,8 +1,8 @@
 """Planning: the question, its sub-questions and sub-queries from keyphrase extraction.
 
 A question of several clauses ("What caused X, and how did it affect Y?")
-is split at each conjunction that starts a new wh-clause, and every clause
-becomes a sub-question of its own, with pronouns replaced by the noun
+is split at each conjunction that starts a new wh-clause. Every clause
+becomes a sub-question of its own. Its pronouns are replaced by the noun
 phrase of the first clause that they refer to ("How did X affect Y?").
 
 YAKE ranks the keyphrases of the question by statistical features of the

@@ -73,7 +73,7 @@ class Criteria:
     A query is a list of phrases, because a follow-up query joins several
     keyphrases of which a sentence is expected to match one. With
     `whole_phrases`, the sentence or its title must contain the last content
-    term of the phrase, which is the head of an English noun phrase, and a
+    term of the phrase, which is the head of an English noun phrase. A
     sentence whose title names only part of the phrase must contain every
     content term itself. A follow-up phrase names one subject ("Yom Kippur
     War"), and the article "Yom Kippur" is about something else. The

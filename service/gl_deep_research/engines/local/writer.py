@@ -63,11 +63,11 @@ MAX_HEADING_SUBJECTS = 2
 
 # Share of the question's IDF-weighted terms that a passage's text and title
 # must contain for a related section to quote it. Over the 51 questions of
-# bench/eval_questions.yaml, the related passages that contain no question
-# term at all ("Law" and "Gustavus Adolphus" for the French Revolution) are
-# off topic, and the lowest coverage of a gold article's related passage is
-# 0.20 ("Industrial Revolution" for the steam engine). Thresholds from 0.1
-# to 0.2 gave the same recall, answers and citation precision there.
+# bench/eval_questions.yaml, related passages with no question term at all
+# ("Law" and "Gustavus Adolphus" for the French Revolution) are off topic.
+# The lowest coverage of a gold article's related passage there is 0.20
+# ("Industrial Revolution" for the steam engine). Thresholds from 0.1 to 0.2
+# gave the same recall, answer share and citation precision.
 RELATED_MIN_COVERAGE = 0.2
 
 SectionKind = Literal["sub_question", "sub_query", "related"]
